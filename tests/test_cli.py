@@ -1,0 +1,80 @@
+"""The CLI on bad input: one line, exit code 2, no traceback, and never before checking everything it can."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def genprm(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "genprm.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def one_line_error(proc, *needles):
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_missing_file(tmp_path):
+    one_line_error(genprm("verify", str(tmp_path / "nope.json")), "nope.json", "no such file")
+
+
+def test_invalid_json(tmp_path):
+    p = tmp_path / "bad.json"
+    p.write_text('{"problem": "p", "steps": [')
+    one_line_error(genprm("verify", str(p)), "bad.json", "invalid JSON")
+
+
+def test_non_utf8(tmp_path):
+    p = tmp_path / "latin1.json"
+    p.write_bytes(b'{"problem": "caf\xe9", "steps": ["a"]}')
+    one_line_error(genprm("verify", str(p)), "latin1.json", "not UTF-8")
+
+
+@pytest.mark.parametrize(
+    ("row", "needle"),
+    [({"steps": ["a"]}, "no problem"), ({"problem": "p", "steps": []}, "no steps"),
+     ({"problem": "p", "steps": ["x" * 1_000_000]}, "characters long")],
+)
+def test_bad_single_row(tmp_path, row, needle):
+    p = tmp_path / "row.json"
+    p.write_text(json.dumps(row))
+    proc = genprm("verify", str(p))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{p}, row 1" in proc.stderr and needle in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [(["--mode", "fast"], "fast"), (["--agg", "max"], "max"), (["--threshold", "2"], "threshold must be in [0, 1]"),
+     (["--prompt", "nope"], "prompt must be one of"), (["--shard", "3/2"], "shard"),
+     (["--samples", "0"], "samples must be >= 1")],
+)
+def test_bad_options(tmp_path, args, needle):
+    p = tmp_path / "ok.json"
+    p.write_text(json.dumps({"problem": "p", "steps": ["a"]}))
+    proc = genprm("verify", str(p), *args)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and needle in proc.stderr, proc.stderr
+
+
+def test_bad_rows_are_skipped_and_good_rows_verified(tmp_path):
+    """A JSONL batch with bad rows: each is reported with its row, the good ones are scored (real model)."""
+    p = tmp_path / "batch.jsonl"
+    p.write_text("\n".join([json.dumps({"id": "good1", "problem": "What is 2 + 2?", "steps": ["2 + 2 = 4"]}),
+                            "{not json",
+                            json.dumps({"id": "empty", "problem": "p", "steps": []}),
+                            json.dumps({"id": "good2", "problem": "What is 3 * 3?", "steps": ["3 * 3 = 9"]})]) + "\n")
+    out = tmp_path / "scored.jsonl"
+    proc = genprm("verify", str(p), "--mode", "direct", "--out", str(out))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "row 2: invalid JSON" in proc.stderr and "row 3: row has no steps" in proc.stderr
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert sorted(ids) == ["good1", "good2"]
+    # Rerun: the work done is kept and skipped.
+    again = genprm("verify", str(p), "--mode", "direct", "--out", str(out))
+    assert "already in" in again.stderr and len(out.read_text().splitlines()) == 2

@@ -1,0 +1,61 @@
+"""The real default model, end to end: the README's first command and the Python API."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genprm import Verifier, VerifierConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_readme_command_scores_the_example_and_runs_model_code_in_the_sandbox(tmp_path):
+    out = tmp_path / "scored.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "genprm.cli", "verify", str(ROOT / "examples" / "solution.json"),
+                           "--out", str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    # The table: the problem header, one row per step with its score.
+    assert "A bakery sells muffins" in proc.stdout and "reward" in proc.stdout
+    for step in range(1, 5):
+        assert f"│    {step} │ 0." in proc.stdout or f"│    {step} │ 1." in proc.stdout
+    [line] = out.read_text().splitlines()
+    result = json.loads(line)
+    assert len(result["step_scores"]) == 4 and all(0.0 <= s <= 1.0 for s in result["step_scores"])
+    runs = [run for step in result["steps"] for run in step["code_runs"]]
+    assert runs, "the small model wrote no code for any step"
+    assert any(run["status"] == "ok" and run["stdout"].strip() for run in runs)
+    # What the sandbox printed is what the critique shows the model.
+    ok = next(run for step in result["steps"] for run in step["code_runs"] if run["status"] == "ok")
+    assert any(ok["stdout"].strip() in step["critique"] for step in result["steps"])
+
+
+def test_python_api_direct_mode(hf_backend):
+    v = Verifier(hf_backend, VerifierConfig(mode="direct"))
+    r = v.verify("What is 2 + 3 * 4?", ["3 * 4 = 12", "2 + 12 = 14"])
+    assert len(r.step_scores) == 2 and all(0.0 < s < 1.0 for s in r.step_scores)
+    assert r.first_error in (-1, 0, 1) and r.reward == min(r.step_scores)
+    again = v.verify("What is 2 + 3 * 4?", ["3 * 4 = 12", "2 + 12 = 14"])
+    assert again.step_scores == pytest.approx(r.step_scores, abs=0.02)  # the prefix cache changes nothing
+
+
+@pytest.mark.slow
+def test_thinkprm_protocol_on_the_real_model(hf_backend):
+    v = Verifier(hf_backend, VerifierConfig(prompt="thinkprm", mode="critique", max_tokens=48))
+    r = v.verify("What is 2 + 3 * 4?", ["3 * 4 = 12", "2 + 12 = 14"])
+    assert len(r.steps) == 2 and all(0.0 < s < 1.0 for s in r.step_scores)
+    assert all("\\boxed{" in step.critique for step in r.steps)
+
+
+def test_the_wheel_carries_the_prompts(tmp_path):
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    [wheel] = tmp_path.glob("genprm-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "genprm/prompts/genprm.jinja" in names and "genprm/prompts/thinkprm.jinja" in names
+    assert any(n.startswith("sandbox/") for n in names)

@@ -1,0 +1,65 @@
+"""The transformers backend on the real default model: prefix cache, batching, stop strings, scores."""
+
+import pytest
+
+from genprm.backends.base import GenerateRequest, ScoreRequest
+from genprm.backends.hf import PrefixCache
+
+
+def prompt(backend, text):
+    return backend.chat([{"role": "user", "content": text}])
+
+
+def test_stop_strings_cut_the_text_after_the_stop(hf_backend):
+    p = prompt(hf_backend, "List the numbers from 1 to 10.")
+    [g] = hf_backend.generate([GenerateRequest(p, 60, stop=("5,",))])
+    assert g.finish_reason == "stop" and g.stop == "5," and g.text.endswith("5,") and g.text.count("5,") == 1
+
+
+def test_token_budget(hf_backend):
+    [g] = hf_backend.generate([GenerateRequest(prompt(hf_backend, "Write a long story."), 7)])
+    assert g.finish_reason == "length" and g.num_tokens == 7
+
+
+def test_batched_greedy_generation_equals_one_at_a_time(hf_backend):
+    prompts = [prompt(hf_backend, f"What is {a} + {b}? Explain.") for a, b in [(2, 3), (10, 7), (123, 456)]]
+    hf_backend.close()
+    batched = hf_backend.generate([GenerateRequest(p, 24) for p in prompts])
+    hf_backend.close()
+    single = [hf_backend.generate([GenerateRequest(p, 24)])[0] for p in prompts]
+    assert [g.text for g in batched] == [g.text for g in single]
+
+
+def test_prefix_cache_reuses_states_and_gives_the_same_scores(hf_backend):
+    base = prompt(hf_backend, "Is 2 + 2 = 4 correct? Answer Yes or No.")
+    longer = base + "Let me check: 2 + 2 is 4. So the answer is"
+    hf_backend.close()
+    cold = hf_backend.score([ScoreRequest(longer, (" Yes", " No"))])[0]
+    hf_backend.close()
+    hf_backend.generate([GenerateRequest(base, 4)])
+    encoded = hf_backend.tokens_encoded
+    warm = hf_backend.score([ScoreRequest(longer, (" Yes", " No"))])[0]
+    new_tokens = hf_backend.tokens_encoded - encoded
+    assert new_tokens < 20  # only the continuation was encoded, not the whole prompt
+    assert warm[" Yes"] == pytest.approx(cold[" Yes"], abs=0.1) and warm[" No"] == pytest.approx(cold[" No"], abs=0.1)
+    assert all(v < 0 for v in warm.values())
+
+
+def test_candidates_sharing_a_first_token_are_refused(hf_backend):
+    with pytest.raises(ValueError, match="share their first token"):
+        hf_backend.score([ScoreRequest("x", (" 12", " 13"))])
+
+
+def test_prefix_cache_lookup_and_domination():
+    import torch
+
+    cache = PrefixCache(max_entries=2)
+    kv = [(torch.zeros(1, 1, 3, 2), torch.zeros(1, 1, 3, 2))]
+    cache.store(torch.tensor([1, 2, 3]), kv)
+    cache.store(torch.tensor([1, 2, 3, 4]), kv)  # dominates the first entry
+    assert len(cache.entries) == 1
+    entry, n = cache.lookup(torch.tensor([1, 2, 9]))
+    assert n == 2 and entry is not None
+    cache.store(torch.tensor([7]), kv)
+    cache.store(torch.tensor([8]), kv)
+    assert len(cache.entries) == 2  # LRU bound

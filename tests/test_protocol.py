@@ -1,0 +1,80 @@
+import pytest
+
+from genprm.errors import ConfigError
+from genprm.protocol import Protocol, builtin_protocols, parse_messages
+
+
+def test_builtin_protocols_load_and_declare_their_vocabulary():
+    assert {"genprm", "thinkprm"} <= set(builtin_protocols())
+    g = Protocol.load("genprm")
+    assert (g.kind, g.positive, g.negative, g.verdict_prefix) == ("per_step", " Yes", " No",
+                                                                   "Is the step correct (Yes/No)?")
+    t = Protocol.load("thinkprm")
+    assert (t.kind, t.positive, t.negative, t.verdict_prefix, t.verdict_suffix) == (
+        "one_pass", "correct", "incorrect", "\\boxed{", "}")
+
+
+def test_genprm_rendering():
+    p = Protocol.load("genprm")
+    pre = p.preamble()
+    assert pre[0]["role"] == "system" and [m["role"] for m in pre[1:]] == ["user", "assistant"] * 2
+    assert "```python" in pre[2]["content"] and "Is the step correct (Yes/No)? Yes" in pre[2]["content"]
+    first = p.step_turn("What is 2+2?", ["2+2=4", "So 4."], 0)
+    assert first == [{"role": "user", "content": "Problem: What is 2+2?\n\nStep 1: 2+2=4"}]
+    assert p.step_turn("What is 2+2?", ["2+2=4", "So 4."], 1) == [{"role": "user", "content": "Step 2: So 4."}]
+    assert p.code_output("4\n", "ok") == "\n```output\n4\n\n```\n"
+    assert p.code_output("", "timeout") == "\n```output\n(timeout, no output)\n```\n"
+    assert p.forced_verdict(3) == "\nIs the step correct (Yes/No)?"
+
+
+def test_thinkprm_rendering():
+    p = Protocol.load("thinkprm")
+    [turn] = p.solution_turn("Q?", ["a", "b"])
+    assert turn == {"role": "user", "content": "Problem: Q?\n\nSolution:\nStep 1: a\nStep 2: b"}
+    assert p.forced_verdict(1) == "\nStep 2: The step is \\boxed{"
+
+
+USER_TEMPLATE = """
+{%- set kind = "per_step" -%}
+{%- set verdict_prefix = "Verdict:" -%}
+{%- set positive = " Right" -%}
+{%- set negative = " Wrong" -%}
+{%- set verdict_suffix = "" -%}
+{%- set code_open = "<code>" -%}
+{%- set code_close = "</code>" -%}
+{%- macro preamble() -%}<<<system>>>
+Judge steps.
+{%- endmacro -%}
+{%- macro step_turn(problem, steps, index) -%}{{ problem }} / {{ steps[index] }}{%- endmacro -%}
+{%- macro code_output(stdout, status) -%}<out>{{ stdout }}</out>{%- endmacro -%}
+{%- macro forced_verdict(index) -%}{{ "\\n" }}Verdict:{%- endmacro -%}
+"""
+
+
+def test_a_users_template_by_path(tmp_path):
+    path = tmp_path / "mine.jinja"
+    path.write_text(USER_TEMPLATE)
+    p = Protocol.load(str(path))
+    assert (p.name, p.positive, p.negative, p.code_open) == ("mine", " Right", " Wrong", "<code>")
+    assert p.preamble() == [{"role": "system", "content": "Judge steps."}]
+    assert p.step_turn("P", ["s"], 0) == [{"role": "user", "content": "P / s"}]
+
+
+def test_template_missing_a_declaration_is_a_config_error(tmp_path):
+    path = tmp_path / "broken.jinja"
+    path.write_text(USER_TEMPLATE.replace('{%- set positive = " Right" -%}', ""))
+    with pytest.raises(ConfigError, match="positive"):
+        Protocol.load(str(path))
+
+
+def test_unknown_protocol_name():
+    with pytest.raises(ConfigError, match="prompt must be one of"):
+        Protocol.load("nonexistent")
+    with pytest.raises(ConfigError, match="existing .jinja file"):
+        Protocol.load("/no/such/file.jinja")
+
+
+def test_parse_messages():
+    assert parse_messages("<<<system>>>\nA\n<<<user>>>\nB\nC\n") == [
+        {"role": "system", "content": "A"}, {"role": "user", "content": "B\nC"}]
+    assert parse_messages("plain", default_role="user") == [{"role": "user", "content": "plain"}]

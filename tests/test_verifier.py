@@ -1,0 +1,111 @@
+"""The verification loop, driven exactly by a scripted backend; code runs in the real sandbox."""
+
+import pytest
+from conftest import ScriptedBackend
+
+from genprm import Solution, Verifier, VerifierConfig
+from genprm.backends.base import GenerateRequest, ScoreRequest
+from genprm.scoring import verdict_score
+
+SOLUTION = Solution(problem="What is 6 * 7 + 1?", steps=("6 * 7 = 42", "42 + 1 = 44"), id="s1")
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    from sandbox import Sandbox
+
+    with Sandbox(workers=2, timeout=2.0) as sb:
+        yield sb
+
+
+def verifier(backend, sandbox, **config):
+    return Verifier(backend, VerifierConfig(**config), sandbox=sandbox)
+
+
+def test_code_blocks_run_in_the_sandbox_and_their_output_reaches_the_verdict(sandbox):
+    backend = ScriptedBackend(
+        generations=[
+            "The step claims 6 * 7 = 42.\n```python",  # stops at the code fence
+            "\nx = 6 * 7\nprint(x)\n```",  # the block, stopped at its closing fence
+            "The output is 42. Is the step correct (Yes/No)?",
+            "The step claims 42 + 1 = 44.\n```python",
+            "\nprint(42 + 1)\n```",
+            "43, not 44.\nIs the step correct (Yes/No)?",
+        ],
+        logprobs=[(-0.1, -2.5), (-3.0, -0.05)],
+    )
+    r = verifier(backend, sandbox).verify(SOLUTION)
+    assert [s.code_runs[0].stdout.strip() for s in r.steps] == ["42", "43"]
+    assert all(s.code_runs[0].status == "ok" for s in r.steps)
+    assert r.step_scores == pytest.approx([verdict_score(-0.1, -2.5), verdict_score(-3.0, -0.05)])
+    assert r.first_error == 1 and r.reward == pytest.approx(min(r.step_scores))
+    scores = [c for c in backend.calls if isinstance(c, ScoreRequest)]
+    # The sandbox's real output is in the transcript the verdict is read from.
+    assert "```output\n42\n```" in scores[0].prompt
+    assert scores[0].candidates == (" Yes", " No")
+    # Step 2's dialogue continues from step 1's critique and its likelier verdict word.
+    assert "The output is 42. Is the step correct (Yes/No)? Yes" in scores[1].prompt
+    assert "```output\n43\n```" in scores[1].prompt
+    assert not any(s.forced for s in r.steps)
+
+
+def test_failing_and_runaway_code_is_reported_not_fatal(sandbox):
+    backend = ScriptedBackend(
+        generations=["```python", "\nwhile True:\n    pass\n```", "Is the step correct (Yes/No)?",
+                     "```python", "\n1 / 0\n```", "Is the step correct (Yes/No)?"],
+    )
+    r = verifier(backend, sandbox, code_timeout=1.0).verify(SOLUTION)
+    assert [s.code_runs[0].status for s in r.steps] == ["timeout", "error"]
+    assert "ZeroDivisionError" in r.steps[1].code_runs[0].stderr
+    assert "ZeroDivisionError" in r.steps[1].critique  # the model is shown the error
+
+
+def test_verdict_is_forced_when_the_critique_never_reaches_it(sandbox):
+    backend = ScriptedBackend(generations=["I am not sure.", "Still thinking"], logprobs=[(-1.0, -2.0)] * 2)
+    r = verifier(backend, sandbox, mode="critique").verify(SOLUTION)
+    assert [s.forced for s in r.steps] == [1, 1]
+    assert r.steps[0].critique == "I am not sure.\nIs the step correct (Yes/No)?"
+    # critique mode never stops at a code fence
+    assert all(c.stop == ("Is the step correct (Yes/No)?",) for c in backend.calls if isinstance(c, GenerateRequest))
+
+
+def test_direct_mode_is_one_score_per_step_and_no_generation(sandbox):
+    backend = ScriptedBackend(logprobs=[(-0.2, -1.0), (-1.0, -0.2)])
+    r = verifier(backend, sandbox, mode="direct").verify(SOLUTION)
+    assert not [c for c in backend.calls if isinstance(c, GenerateRequest)]
+    scores = [c for c in backend.calls if isinstance(c, ScoreRequest)]
+    assert len(scores) == 2 and all(c.prompt.endswith("<assistant>Is the step correct (Yes/No)?") for c in scores)
+    assert r.first_error == 1
+
+
+def test_samples_are_averaged_and_sampled_with_temperature(sandbox):
+    backend = ScriptedBackend(generations=["Is the step correct (Yes/No)?"] * 4,
+                              logprobs=[(0.0, -1.0), (-1.0, 0.0), (0.0, -2.0), (-2.0, 0.0)])
+    r = verifier(backend, sandbox, mode="critique", samples=2, temperature=0.9).verify(SOLUTION)
+    gens = [c for c in backend.calls if isinstance(c, GenerateRequest)]
+    assert all(c.temperature == 0.9 for c in gens)
+    for step in r.steps:
+        assert len(step.sample_scores) == 2
+        assert step.score == pytest.approx(sum(step.sample_scores) / 2)
+    assert sorted(s for step in r.steps for s in step.sample_scores) == pytest.approx(sorted(
+        [verdict_score(0.0, -1.0), verdict_score(-1.0, 0.0), verdict_score(0.0, -2.0), verdict_score(-2.0, 0.0)]))
+
+
+def test_thinkprm_protocol_reads_one_verdict_per_step_from_one_critique(sandbox):
+    backend = ScriptedBackend(
+        generations=["Step 1 multiplies.\n```python", "\nprint(6*7)\n```",
+                     " Right. Step 1: The step is \\boxed{", " Wrong. Step 2: The step is \\boxed{"],
+        logprobs=[(-0.1, -3.0), (-3.0, -0.1)],
+    )
+    r = verifier(backend, sandbox, prompt="thinkprm").verify(SOLUTION)
+    assert r.first_error == 1 and r.steps[0].code_runs[0].stdout.strip() == "42"
+    scores = [c for c in backend.calls if isinstance(c, ScoreRequest)]
+    assert scores[0].candidates == ("correct", "incorrect")
+    assert scores[1].prompt.count("\\boxed{correct}") == 1 + 1  # the worked example's and step 1's
+
+
+def test_verify_many_keeps_input_order_and_batches_across_solutions(sandbox):
+    solutions = [Solution(problem=f"p{i}", steps=("a", "b"), id=str(i)) for i in range(5)]
+    backend = ScriptedBackend(logprobs=[(-0.5, -1.0)] * 10)
+    results = verifier(backend, sandbox, mode="direct", batch_size=3).verify_many(solutions)
+    assert [r.id for r in results] == [str(i) for i in range(5)]

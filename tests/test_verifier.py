@@ -1,7 +1,7 @@
 """The verification loop, driven exactly by a scripted backend; code runs in the real sandbox."""
 
 import pytest
-from conftest import ScriptedBackend
+from scripted_backend import ScriptedBackend
 
 from genprm import Solution, Verifier, VerifierConfig
 from genprm.backends.base import GenerateRequest, ScoreRequest
@@ -101,7 +101,8 @@ def test_thinkprm_protocol_reads_one_verdict_per_step_from_one_critique(sandbox)
     assert r.first_error == 1 and r.steps[0].code_runs[0].stdout.strip() == "42"
     scores = [c for c in backend.calls if isinstance(c, ScoreRequest)]
     assert scores[0].candidates == ("correct", "incorrect")
-    assert scores[1].prompt.count("\\boxed{correct}") == 1 + 1  # the worked example's and step 1's
+    # Step 1's verdict (the likelier word and the suffix) is in the transcript step 2 is judged from.
+    assert scores[1].prompt.endswith("Step 1: The step is \\boxed{correct} Wrong. Step 2: The step is \\boxed{")
 
 
 def test_verify_many_keeps_input_order_and_batches_across_solutions(sandbox):

@@ -1,0 +1,68 @@
+"""The few Linux calls Python 3.11's `os` lacks (unshare, mount, prctl, raw syscalls), through ctypes on libc."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWNET = 0x40000000
+CLONE_THREAD = 0x00010000
+
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_RDONLY = 0x1
+MS_REMOUNT = 0x20
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+MNT_DETACH = 0x2
+
+PR_SET_PDEATHSIG = 1
+PR_SET_SECCOMP = 22
+PR_SET_NO_NEW_PRIVS = 38
+SECCOMP_MODE_FILTER = 2
+
+# Landlock's syscall numbers are the same on every architecture (added after the syscall table unification).
+SYS_landlock_create_ruleset = 444
+SYS_landlock_add_rule = 445
+SYS_landlock_restrict_self = 446
+
+
+def _check(res: int) -> int:
+    if res < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return res
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(ctypes.c_int(flags)))
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    enc = (lambda s: s.encode() if s is not None else None)  # noqa: E731
+    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)))
+
+
+def umount(target: str, flags: int = MNT_DETACH) -> None:
+    _check(_libc.umount2(target.encode(), ctypes.c_int(flags)))
+
+
+def prctl(option: int, arg2: int | ctypes.c_void_p = 0, arg3: int = 0) -> None:
+    _check(_libc.prctl(ctypes.c_int(option), arg2 if isinstance(arg2, ctypes.c_void_p) else ctypes.c_ulong(arg2),
+                       ctypes.c_ulong(arg3), ctypes.c_ulong(0), ctypes.c_ulong(0)))
+
+
+def syscall(number: int, *args: int | ctypes.c_void_p) -> int:
+    cargs = [a if isinstance(a, ctypes.c_void_p) else ctypes.c_long(a) for a in args]
+    return _check(_libc.syscall(ctypes.c_long(number), *cargs))
+
+
+def is_x86_64() -> bool:
+    return platform.machine() in ("x86_64", "AMD64")

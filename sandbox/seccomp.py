@@ -1,0 +1,75 @@
+"""A seccomp deny-list for the syscalls a math snippet never needs and an escape would.
+
+The worker compiles the filter once with libseccomp (`pyseccomp`) and keeps the BPF program; each child loads
+that program with one prctl (~0.05 ms) instead of rebuilding it (~0.6 ms). Denied calls fail with EPERM, so
+Python raises a clean `PermissionError` rather than the child dying mysteriously.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import tempfile
+
+from . import linux
+
+DENY = (
+    # New processes (threads stay allowed, see clone below) and new programs.
+    "fork", "vfork", "execve", "execveat",
+    # Escaping the process group the supervisor kills, or inspecting/controlling other processes.
+    "setsid", "setpgid", "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
+    # Namespaces, mounts and the kernel itself.
+    "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen",
+    "fsmount", "fsconfig", "fspick", "mount_setattr", "kexec_load", "kexec_file_load", "reboot", "init_module",
+    "finit_module", "delete_module", "swapon", "swapoff", "acct", "syslog", "quotactl", "iopl", "ioperm",
+    "bpf", "perf_event_open", "userfaultfd", "keyctl", "add_key", "request_key", "personality",
+    "name_to_handle_at", "open_by_handle_at", "lookup_dcookie", "settimeofday", "clock_settime", "adjtimex",
+    # Network: no sockets at all (socketpair stays: it reaches nothing outside the process).
+    "socket",
+    # SysV and POSIX IPC, which outlive the process that creates them.
+    "shmget", "shmat", "shmctl", "shmdt", "semget", "semop", "semtimedop", "semctl", "msgget", "msgsnd",
+    "msgrcv", "msgctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
+    # Raising limits back (the hard limits already forbid it without CAP_SYS_RESOURCE; this is belt and braces).
+    "setrlimit",
+)
+
+
+class Filter:
+    """A compiled filter, ready to load in a child."""
+
+    def __init__(self, bpf: bytes) -> None:
+        if not bpf or len(bpf) % 8:
+            raise ValueError("invalid BPF program")
+        self._buf = ctypes.create_string_buffer(bpf, len(bpf))
+
+        class SockFprog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+        self._prog = SockFprog(len(bpf) // 8, ctypes.addressof(self._buf))
+
+    def load(self) -> None:
+        """Install the filter on the calling process (requires no_new_privs unless privileged)."""
+        linux.prctl(linux.PR_SET_SECCOMP, linux.SECCOMP_MODE_FILTER, ctypes.addressof(self._prog))
+
+
+def compile_filter() -> Filter:
+    """Build the deny-list with libseccomp and export it as BPF."""
+    import pyseccomp as sc  # imported here: it runs ldconfig at import, which must happen before confinement
+
+    eperm = sc.ERRNO(errno.EPERM)
+    f = sc.SyscallFilter(sc.ALLOW)
+    for name in DENY:
+        try:
+            f.add_rule(eperm, name)
+        except (OSError, ValueError, RuntimeError):
+            pass  # syscall absent on this architecture
+    # clone: allow only threads (CLONE_THREAD set). clone3 passes its flags in memory a filter cannot read, so
+    # it reports ENOSYS and glibc falls back to clone.
+    f.add_rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, linux.CLONE_THREAD, 0))
+    f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
+    # prlimit64 with a new limit (arg 2 non-NULL) raises or lowers limits; reading them stays allowed.
+    f.add_rule(eperm, "prlimit64", sc.Arg(2, sc.NE, 0))
+    with tempfile.TemporaryFile() as tmp:
+        f.export_bpf(tmp)
+        tmp.seek(0)
+        return Filter(tmp.read())

@@ -12,6 +12,8 @@ demo: $(STAMP)
 	$(BIN)/genprm verify examples/solution.json
 
 test: $(STAMP)
+	# the HTML report test renders the page in a real headless Chromium (Debian's package)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -22,6 +22,8 @@ from genprm.types import Solution, VerificationResult
 class BatchReport:
     verified: int = 0
     skipped_done: int = 0
+    # Ids seen earlier in the same input: verified once, since the output holds each id at most once.
+    duplicates: list[str] = field(default_factory=list)
     bad_rows: list[InputError] = field(default_factory=list)
 
 
@@ -63,12 +65,17 @@ def select(path: str | Path, format: str = "auto", skip_ids: set[str] | None = N
     """The solutions of `path` this run should verify: good rows, in this shard, not done yet, at most `limit`."""
     report = report if report is not None else BatchReport()
     position = taken = 0
+    seen: set[str] = set()
     for item in read_solutions(path, format):
         if isinstance(item, InputError):
             report.bad_rows.append(item)
             if on_bad_row:
                 on_bad_row(item)
             continue
+        if item.id in seen:
+            report.duplicates.append(item.id)
+            continue
+        seen.add(item.id)
         position += 1
         if shard and (position - 1) % shard[1] != shard[0]:
             continue
@@ -90,8 +97,11 @@ class ResultWriter:
 
     def write(self, result: VerificationResult) -> None:
         line = (result.to_json() + "\n").encode()
+        size = os.fstat(self.fd).st_size
         written = os.write(self.fd, line)  # one write: the line lands whole or not at all
         if written != len(line):
+            # A full disk or a signal mid-write: take the partial line back so the file stays whole lines.
+            os.ftruncate(self.fd, size)
             raise OSError(f"short write ({written} of {len(line)} bytes)")
         os.fsync(self.fd)
 

@@ -104,7 +104,7 @@ def parse_record(record: dict[str, Any], fmt: str, default_id: str | None = None
             _solution(
                 record.get("modified_question"),
                 steps,
-                id=record.get("idx", default_id),
+                id=_prmbench_id(record, default_id),
                 label=min(errors) - 1 if errors else -1,
                 step_labels=step_labels,
                 meta={"error_steps": errors, "classification": record.get("classification")},
@@ -140,6 +140,14 @@ def parse_record(record: dict[str, Any], fmt: str, default_id: str | None = None
             raise InputError("a gsm8k-model row needs at least one {is_correct, solution} entry")
         return solutions
     raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def _prmbench_id(record: dict[str, Any], default_id: str | None) -> str | None:
+    """PRMBench's `idx` repeats across its classification files; like its own evaluator, key on both."""
+    idx, cls = record.get("idx"), record.get("classification")
+    if idx is None:
+        return default_id
+    return f"{cls}:{idx}" if cls else str(idx)
 
 
 def split_gsm8k(text: str, final_marker: str) -> tuple[list[str], str | None]:

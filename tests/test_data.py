@@ -38,7 +38,7 @@ def test_prmbench_row_uses_modified_fields_and_one_based_error_steps(tmp_path):
            "modified_process": ["s1", "s2", "s3"], "error_steps": [2, 3], "idx": 7, "classification": "circular"}
     [s] = load_solutions(write(tmp_path, "prm.jsonl", json.dumps(row)))
     assert s.problem == "mod" and s.steps == ("s1", "s2", "s3")
-    assert s.label == 1 and s.step_labels == (True, False, False) and s.id == "7"
+    assert s.label == 1 and s.step_labels == (True, False, False) and s.id == "circular:7"
     assert s.meta["classification"] == "circular"
 
 

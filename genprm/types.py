@@ -115,6 +115,8 @@ class VerificationResult:
     protocol: str = ""
     mode: str = ""
     wall_s: float = 0.0
+    score_source: str = "logprobs"
+    """"logprobs", or "verdict_text" when the backend's server gave no logprobs and scores are 0/1 from the text."""
 
     @property
     def step_scores(self) -> list[float]:
@@ -138,6 +140,7 @@ class VerificationResult:
             "protocol": self.protocol,
             "mode": self.mode,
             "wall_s": self.wall_s,
+            "score_source": self.score_source,
         }
 
     def to_json(self, **kwargs: Any) -> str:
@@ -156,4 +159,5 @@ class VerificationResult:
             protocol=d.get("protocol", ""),
             mode=d.get("mode", ""),
             wall_s=d.get("wall_s", 0.0),
+            score_source=d.get("score_source", "logprobs"),
         )

@@ -272,7 +272,8 @@ class Verifier:
                                   first_error=first_error(scores, cfg.threshold), reward=aggregate(scores, cfg.agg),
                                   aggregation=cfg.agg, threshold=cfg.threshold, model=self.backend.name,
                                   protocol=self.protocol.name, mode=cfg.mode,
-                                  wall_s=time.perf_counter() - slot.started)
+                                  wall_s=time.perf_counter() - slot.started,
+                                  score_source=getattr(self.backend, "score_source", "logprobs"))
 
     def with_config(self, **changes: Any) -> Verifier:
         """A verifier sharing this one's backend and sandbox, with some config fields changed."""

@@ -67,6 +67,14 @@ def load_backend(name: str, model: str | None = None, **options: object) -> Back
         from genprm.backends.hf import HFBackend
 
         return HFBackend(model, **options)  # type: ignore[arg-type]
+    if name == "vllm":
+        from genprm.backends.vllm import VLLMBackend
+
+        return VLLMBackend(model, **options)  # type: ignore[arg-type]
+    if name == "openai":
+        from genprm.backends.openai import OpenAIBackend
+
+        return OpenAIBackend(model, **options)  # type: ignore[arg-type]
     from genprm.errors import ConfigError
 
-    raise ConfigError("backend", "'hf'", name)
+    raise ConfigError("backend", "one of 'hf', 'vllm', 'openai'", name)

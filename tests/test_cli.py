@@ -78,3 +78,12 @@ def test_bad_rows_are_skipped_and_good_rows_verified(tmp_path):
     # Rerun: the work done is kept and skipped.
     again = genprm("verify", str(p), "--mode", "direct", "--out", str(out))
     assert "already in" in again.stderr and len(out.read_text().splitlines()) == 2
+
+
+def test_every_config_field_is_a_verify_flag():
+    from genprm.config import VerifierConfig
+
+    proc = genprm("verify", "--help")
+    assert proc.returncode == 0
+    for name in VerifierConfig.field_names():
+        assert f"--{name.replace('_', '-')}" in proc.stdout, name

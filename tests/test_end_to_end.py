@@ -58,4 +58,7 @@ def test_the_wheel_carries_the_prompts(tmp_path):
     [wheel] = tmp_path.glob("genprm-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "genprm/prompts/genprm.jinja" in names and "genprm/prompts/thinkprm.jinja" in names
-    assert any(n.startswith("sandbox/") for n in names)
+    # every package of the checkout is in the wheel (a package missing from pyproject's list would not be)
+    for init in [*ROOT.glob("genprm/**/__init__.py"), *ROOT.glob("sandbox/**/__init__.py")]:
+        assert str(init.relative_to(ROOT)) in names, init
+    assert "genprm/eval/templates/report.html.jinja" in names

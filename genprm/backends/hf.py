@@ -102,7 +102,7 @@ class HFBackend:
         path = resolve_model(model)
         self.name = model or DEFAULT_MODEL
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = load_causal_lm(path, getattr(torch, dtype))
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).eval()
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device)
         self.max_batch = max_batch
@@ -236,17 +236,6 @@ class HFBackend:
             positions = positions + 1
         return [Generation(text=s.text, finish_reason=s.finish, stop=s.stop, num_tokens=len(s.generated))  # type: ignore[arg-type]
                 for s in seqs]
-
-
-def load_causal_lm(path: str, dtype: torch.dtype) -> torch.nn.Module:
-    """Load a model directory, applying a PEFT adapter to its base when the directory is one."""
-    from pathlib import Path
-
-    if (Path(path) / "adapter_config.json").exists():
-        from peft import AutoPeftModelForCausalLM
-
-        return AutoPeftModelForCausalLM.from_pretrained(path, dtype=dtype).merge_and_unload().eval()
-    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype).eval()
 
 
 def _dynamic_cache(kv: KV, config: object) -> DynamicCache:

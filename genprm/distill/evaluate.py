@@ -1,0 +1,170 @@
+"""Base vs distilled, in one run, on data no stage trained on.
+
+Evaluation sets (each built deterministically, so the base model's results from an earlier run are reused):
+    gsm8k-heldout   error-injected GSM8K *train* rows from a range disjoint from the synthesis rows (balanced)
+    gsm8k-model     real model-written GSM8K test solutions, outcome labels only (is the final answer right?)
+    prmbench        PRMBench records (MATH level), gold first error; records whose error index is past the last
+                    step are skipped and counted
+Metrics: ProcessBench protocol (earliest-error exact match: acc_err, acc_ok, F1) where first-error labels exist,
+AUROC of step scores against gold step labels, and AUROC of the min-aggregated reward against the outcome.
+Scored results are appended to `out_dir/<model tag>/<set>.jsonl`; a re-run verifies only what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from genprm.config import VerifierConfig
+from genprm.data import load_solutions, read_solutions
+from genprm.distill.corrupt import corrupt_gsm8k
+from genprm.distill.jsonl import done_ids, read_jsonl, write_jsonl
+from genprm.errors import InputError
+from genprm.eval.metrics import auroc, predict_first_error, processbench
+from genprm.types import Solution, VerificationResult
+
+
+def gsm8k_heldout(path: str | Path, rows: tuple[int, int], n: int, seed: int = 0) -> list[Solution]:
+    """`n` error-injected solutions from GSM8K rows [start, end), half erroneous, half correct."""
+    records = list(read_jsonl(path))[rows[0]:rows[1]]
+    solutions = list(corrupt_gsm8k(enumerate(records, rows[0]), seed=seed))
+    wrong = [s for s in solutions if s.label >= 0][: n // 2]
+    right = [s for s in solutions if s.label < 0][: n - len(wrong)]
+    return [s for pair in zip(wrong, right, strict=False) for s in pair] + wrong[len(right):] + right[len(wrong):]
+
+
+def gsm8k_model(path: str | Path, n: int) -> list[Solution]:
+    """The first `n` model-written solutions (four per problem)."""
+    return load_solutions(path, "gsm8k-model")[:n]
+
+
+def prmbench(paths: Sequence[str | Path], n: int) -> tuple[list[Solution], int]:
+    """`n` PRMBench solutions taken in turn from each file (one per error class), and how many were skipped (rows
+    with an empty step, errors indexed past the last step)."""
+    per_file = [list(read_solutions(p, "prmbench")) for p in paths]
+    # Skipped: rows the reader rejects (an empty step) and errors indexed past the last step.
+    usable = [[s for s in sols if not isinstance(s, InputError) and (s.label is None or s.label < len(s.steps))]
+              for sols in per_file]
+    skipped = sum(len(a) - len(b) for a, b in zip(per_file, usable, strict=True))
+    out: list[Solution] = []
+    for i in range(max((len(u) for u in usable), default=0)):
+        for sols in usable:
+            if i < len(sols) and len(out) < n:
+                out.append(sols[i])
+    return out, skipped
+
+
+def metrics(results: Sequence[VerificationResult], threshold: float = 0.5) -> dict[str, Any]:
+    """ProcessBench F1 (where first-error labels exist), step AUROC and outcome AUROC."""
+    m: dict[str, Any] = {"n": len(results)}
+    labelled = [r for r in results if r.solution.label is not None]
+    if labelled:
+        pb = processbench([r.solution.label for r in labelled],  # type: ignore[misc]
+                          [predict_first_error(r.step_scores, threshold) for r in labelled])
+        m.update(f1=pb.f1, acc_err=pb.acc_err, acc_ok=pb.acc_ok, n_err=pb.n_err, n_ok=pb.n_ok)
+    scores, gold = [], []
+    for r in results:
+        for s, ok in zip(r.step_scores, r.solution.step_labels or (), strict=False):
+            if ok is not None:
+                scores.append(s)
+                gold.append(bool(ok))
+    if scores:
+        m["step_auroc"] = auroc(scores, gold)
+    with_outcome = [r for r in results if r.solution.outcome is not None]
+    if with_outcome and len({r.solution.outcome for r in with_outcome}) == 2:
+        m["outcome_auroc"] = auroc([r.reward for r in with_outcome], [bool(r.solution.outcome) for r in with_outcome])
+    m["seconds_per_solution"] = round(sum(r.wall_s for r in results) / max(len(results), 1), 1)
+    return m
+
+
+def verify_set(model: str | None, solutions: Sequence[Solution], out: Path, config: VerifierConfig,
+               log: Callable[[str], None] = print) -> list[VerificationResult]:
+    """Verify what is not yet in `out` (appending as results arrive) and return every result for `solutions`."""
+    todo = [s for s in solutions if s.id not in done_ids(out)]
+    if todo:
+        from genprm.backends.hf import HFBackend
+        from genprm.verifier import Verifier
+
+        started = time.perf_counter()
+        with Verifier(HFBackend(model, max_batch=config.batch_size), config) as verifier:
+            for i, result in enumerate(verifier.iter_verify(todo), 1):
+                write_jsonl(out, [result.to_dict()], append=True)
+                if i % 10 == 0 or i == len(todo):
+                    log(f"  {out.parent.name}/{out.stem}: {i}/{len(todo)} ({time.perf_counter() - started:.0f}s)")
+    wanted = {s.id for s in solutions}
+    results = {}
+    for record in read_jsonl(out):
+        if record["id"] in wanted:
+            results[record["id"]] = VerificationResult.from_dict(record)
+    return [results[s.id] for s in solutions if s.id in results]
+
+
+def evaluate_models(models: dict[str, str | None], sets: dict[str, list[Solution]], out_dir: str | Path,
+                    config: VerifierConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """{model tag: {set: metrics}}; also written to out_dir/metrics.json and out_dir/metrics.md."""
+    out_dir = Path(out_dir)
+    table: dict[str, Any] = {}
+    for tag, model in models.items():
+        table[tag] = {}
+        for name, solutions in sets.items():
+            log(f"{tag} on {name} ({len(solutions)} solutions)")
+            results = verify_set(model, solutions, out_dir / tag / f"{name}.jsonl", config, log)
+            table[tag][name] = metrics(results, config.threshold)
+    (out_dir / "metrics.json").write_text(json.dumps(table, indent=2))
+    (out_dir / "metrics.md").write_text(markdown(table))
+    return table
+
+
+def markdown(table: dict[str, Any]) -> str:
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{x:.1f}"
+
+    def num(x: float | None) -> str:
+        return "-" if x is None else f"{x:.3f}"
+
+    lines = ["| set | model | n | F1 | acc_err | acc_ok | step AUROC | outcome AUROC | s/solution |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    sets = sorted({s for per_model in table.values() for s in per_model})
+    for name in sets:
+        for tag, per_model in table.items():
+            m = per_model.get(name)
+            if m is None:
+                continue
+            lines.append(f"| {name} | {tag} | {m['n']} | {pct(m.get('f1'))} | {pct(m.get('acc_err'))} | "
+                         f"{pct(m.get('acc_ok'))} | {num(m.get('step_auroc'))} | {num(m.get('outcome_auroc'))} | "
+                         f"{m['seconds_per_solution']} |")
+    return "\n".join(lines) + "\n"
+
+
+def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", base: bool = True,
+               gsm8k_train: str = "../shared/data/gsm8k/train.jsonl", heldout_rows: str = "7000:7473",
+               model_solutions: str = "../shared/data/gsm8k/model_solutions.jsonl",
+               prmbench_files: list[str] | None = None, n: int = 60, mode: str = "code", max_tokens: int = 160,
+               batch_size: int = 8, threads: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Evaluate the distilled `model` (and the base model when `base`) on the three sets; returns the table."""
+    from genprm.distill.stages import parse_rows
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+    start, end = parse_rows(heldout_rows)
+    sets: dict[str, list[Solution]] = {}
+    if gsm8k_train:
+        sets["gsm8k-heldout"] = gsm8k_heldout(gsm8k_train, (start, end or 10**9), n)
+    if model_solutions:
+        sets["gsm8k-model"] = gsm8k_model(model_solutions, n)
+    if prmbench_files:
+        sets["prmbench"], skipped = prmbench(prmbench_files, n // 2)
+        log(f"prmbench: skipped {skipped} records (empty step or error index past the last step)")
+    models: dict[str, str | None] = {"base": None} if base else {}
+    if model:
+        models["distilled"] = model
+    config = VerifierConfig(mode=mode, max_tokens=max_tokens, batch_size=batch_size)
+    table = evaluate_models(models, sets, out_dir, config, log)
+    log(markdown(table))
+    return table

@@ -1,0 +1,128 @@
+"""The pipeline's stages as file-to-file functions: what the CLI commands and `run` call.
+
+Every stage reads and writes readable JSONL and skips work already done: corrupt and filter are cheap and
+deterministic (they rewrite their output), mc and synth append and skip ids already in their output, train resumes
+from its newest checkpoint (and does nothing once its output holds a trained model).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from genprm.data import read_solutions
+from genprm.distill.jsonl import done_ids, read_jsonl, write_jsonl
+from genprm.errors import ConfigError, InputError
+from genprm.types import Solution
+
+Log = Callable[[str], None]
+
+
+def parse_rows(spec: str | None) -> tuple[int, int | None]:
+    """"0:5000" -> (0, 5000); "7000:" -> (7000, None); None -> everything."""
+    if not spec:
+        return 0, None
+    try:
+        start, _, end = spec.partition(":")
+        return int(start or 0), int(end) if end else None
+    except ValueError:
+        raise ConfigError("rows", "start:end (row indices, end exclusive)", spec) from None
+
+
+def corrupt_file(path: str | Path, out: str | Path, format: str = "gsm8k", rows: str | None = None, seed: int = 0,
+                 error_fraction: float = 0.5, log: Log = print) -> dict[str, Any]:
+    """Labelled solutions: error-injected GSM8K (format gsm8k) or the labelled rows of any other format."""
+    from genprm.distill.corrupt import corrupt_gsm8k
+
+    started = time.perf_counter()
+    start, end = parse_rows(rows)
+    if format == "gsm8k":
+        records = list(read_jsonl(path))[start:end]
+        if records and not {"question", "answer"} <= set(records[0]):
+            raise InputError("gsm8k rows need 'question' and 'answer'", str(path))
+        solutions = list(corrupt_gsm8k(enumerate(records, start), seed=seed, error_fraction=error_fraction))
+    else:
+        items = list(read_solutions(path, format))[start:end]
+        solutions = [s for s in items if isinstance(s, Solution) and s.label is not None]
+        if len(solutions) < len(items):
+            log(f"skipped {len(items) - len(solutions)} rows without a gold label or unreadable")
+    write_jsonl(out, (s.to_dict() for s in solutions))
+    kinds = Counter(s.meta.get("error_kind", "correct" if s.label == -1 else "labelled") for s in solutions)
+    summary = {"solutions": len(solutions), "erroneous": sum(s.label >= 0 for s in solutions),  # type: ignore[operator]
+               "kinds": dict(kinds), "seconds": round(time.perf_counter() - started, 1)}
+    log(f"corrupt: {summary}")
+    return summary
+
+
+def load_labelled(path: str | Path) -> list[Solution]:
+    return [Solution.from_dict(r) for r in read_jsonl(path)]
+
+
+def mc_file(path: str | Path, out: str | Path, policy: str | None = None, k_samples: int = 4, rule: str = "hard",
+            rpe_threshold: float = 0.5, max_new_tokens: int = 256, seed: int = 0, log: Log = print) -> dict[str, Any]:
+    """Monte-Carlo labels with a policy model on the hf backend (None = the default model)."""
+    from genprm.backends.hf import HFBackend
+    from genprm.distill.mc import mc_label
+
+    started = time.perf_counter()
+    skip = done_ids(out)
+    todo = [s for s in load_labelled(path) if s.id not in skip]
+    if todo:
+        backend = HFBackend(policy)
+        for s in todo:
+            write_jsonl(out, [x.to_dict() for x in mc_label(backend, [s], k_samples, rule, rpe_threshold,
+                                                           max_new_tokens, seed)], append=True)
+    summary = {"labelled": len(todo), "skipped_done": len(skip), "seconds": round(time.perf_counter() - started, 1)}
+    log(f"mc: {summary}")
+    return summary
+
+
+def synth_file(path: str | Path, out: str | Path, teacher: str = "symbolic", prompt: str = "genprm",
+               code_timeout: float = 5.0, max_tokens: int = 256, batch_size: int = 8, chunk: int = 64,
+               limit: int | None = None, log: Log = print) -> dict[str, Any]:
+    """Critiques by `teacher`: "symbolic", or a model for the hf backend ("default" = the default model)."""
+    from genprm.config import VerifierConfig
+    from genprm.distill.synth import synthesize
+    from genprm.distill.teachers import BackendTeacher, SymbolicTeacher
+    from genprm.protocol import Protocol
+    from sandbox import Sandbox
+
+    protocol = Protocol.load(prompt)
+    solutions = load_labelled(path)[:limit]
+    with Sandbox(workers=2, timeout=code_timeout) as sandbox:
+        if teacher == "symbolic":
+            chosen: Any = SymbolicTeacher(protocol, sandbox)
+        else:
+            from genprm.backends.hf import HFBackend
+            from genprm.verifier import Verifier
+
+            config = VerifierConfig(prompt=prompt, mode="code", max_tokens=max_tokens, batch_size=batch_size,
+                                    code_timeout=code_timeout)
+            backend = HFBackend(None if teacher == "default" else teacher, max_batch=batch_size)
+            chosen = BackendTeacher(Verifier(backend, config, sandbox=sandbox))
+        summary = synthesize(solutions, chosen, out, chunk=chunk,
+                             on_chunk=lambda done, total: log(f"synth: {done}/{total}"))
+    log(f"synth ({teacher}): {summary}")
+    return summary
+
+
+def filter_file(path: str | Path, out: str | Path, prompt: str = "genprm", max_critique_chars: int = 1200,
+                max_dialogue_chars: int = 6000, balance: bool = True, seed: int = 0,
+                log: Log = print) -> dict[str, Any]:
+    from genprm.distill.filter import FilterConfig, filter_records
+    from genprm.protocol import Protocol
+
+    records = list(read_jsonl(path))
+    kept, removed = filter_records(records, Protocol.load(prompt),
+                                   FilterConfig(max_critique_chars, max_dialogue_chars, balance, seed))
+    write_jsonl(out, kept)
+    for rule, n in removed.items():
+        log(f"filter: {rule:<12} removed {n}")
+    wrong = sum(r["label"] >= 0 for r in kept)
+    summary = {"read": len(records), "kept": len(kept), "erroneous": wrong, "correct": len(kept) - wrong,
+               "removed": dict(removed)}
+    log(f"filter: kept {len(kept)} of {len(records)} ({wrong} erroneous, {len(kept) - wrong} correct)")
+    return summary

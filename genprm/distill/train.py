@@ -1,0 +1,255 @@
+"""Supervised fine-tuning of a verifier on filtered critiques (plain PyTorch loop; see `TrainConfig`).
+
+Why not TRL's SFTTrainer: the loss mask here is not "completion only" but "assistant turns minus the sandbox's
+output blocks", which the dialogue renderer already computes token by token; a 100-line loop keeps that exact and
+keeps the CPU recipe (fp32 weights under bf16 autocast) explicit.
+
+1) examples: JSONL -> `datasets` (Arrow cache in output_dir) -> `map` renders each record through the protocol and
+   the chat template and tokenizes it with its labels (-100 off the critiques) -> too-long ones dropped
+2) a seeded held-out split, evaluated every `eval_every` steps (mean loss per trained token)
+3) AdamW, warm-up then linear decay, gradient accumulation, grad-norm clipping at 1
+4) a checkpoint every `save_every` steps (weights or adapter + optimizer + scheduler + data order); a re-run resumes
+   from the newest one
+5) the result in output_dir loads with `genprm verify --model DIR` (an adapter is applied to its base)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genprm.distill.dialogue import render_with_spans, tokenize_with_labels
+from genprm.distill.teachers import Critique
+from genprm.distill.train_config import TrainConfig
+from genprm.protocol import Protocol
+
+
+def build_examples(cfg: TrainConfig, tokenizer: Any) -> tuple[Any, Any, dict[str, int]]:
+    """Tokenized train and held-out datasets, and counts (examples read, dropped as too long)."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    cache = Path(cfg.output_dir) / "cache"
+    raw = datasets.load_dataset("json", data_files=cfg.data, split="train", cache_dir=str(cache))
+    if cfg.max_examples:
+        raw = raw.select(range(min(cfg.max_examples, len(raw))))
+    protocol_name = cfg.prompt
+
+    def encode(record: dict[str, Any]) -> dict[str, Any]:
+        protocol = Protocol.load(protocol_name)
+        critiques = [Critique.from_dict(c) for c in record["critiques"]]
+        text, spans = render_with_spans(tokenizer, protocol, record["problem"], record["steps"], critiques)
+        out = tokenize_with_labels(tokenizer, text, spans)
+        out["length"] = len(out["input_ids"])
+        out["trained_tokens"] = sum(t != -100 for t in out["labels"])
+        return out
+
+    tokenized = raw.map(encode, remove_columns=raw.column_names, num_proc=min(cfg.num_proc, max(1, len(raw) // 8)))
+    kept = tokenized.filter(lambda n: n <= cfg.max_length, input_columns="length")
+    counts = {"examples": len(tokenized), "too_long": len(tokenized) - len(kept)}
+    if cfg.eval_fraction > 0 and len(kept) >= 10:
+        split = kept.train_test_split(test_size=cfg.eval_fraction, seed=cfg.seed)
+        return split["train"], split["test"], counts
+    return kept, None, counts
+
+
+def load_model(cfg: TrainConfig) -> tuple[Any, Any, str]:
+    """The model in fp32 (autocast supplies the bf16 speed), wrapped in LoRA if asked; its tokenizer and path."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from genprm.backends.weights import resolve_model
+
+    path = resolve_model(cfg.model)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    if cfg.lora:
+        try:
+            from peft import LoraConfig, get_peft_model
+        except ImportError:
+            raise ImportError("LoRA training needs `peft`: pip install peft (or pass --no-lora)") from None
+        torch.manual_seed(cfg.seed)
+        model = get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+                                                 lora_dropout=cfg.lora_dropout, target_modules="all-linear",
+                                                 task_type="CAUSAL_LM"))
+    return model, tokenizer, path
+
+
+def collate(rows: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
+    width = max(len(r["input_ids"]) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        n = len(r["input_ids"])
+        ids[i, :n] = torch.tensor(r["input_ids"])
+        labels[i, :n] = torch.tensor(r["labels"])
+        mask[i, :n] = 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def _loss_sum(model: Any, batch: dict[str, torch.Tensor], autocast: bool) -> tuple[torch.Tensor, int]:
+    """Summed token loss over trained tokens (so accumulation weights every token equally) and their count."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    # (B, T, V) -> predict token t+1 from position t
+    logits, targets = logits[:, :-1].float(), batch["labels"][:, 1:]
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                                             ignore_index=-100, reduction="sum")
+    return loss, int((targets != -100).sum())
+
+
+@torch.no_grad()
+def evaluate_loss(model: Any, data: Any, cfg: TrainConfig, pad_id: int) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(data), cfg.batch_size):
+        rows = [data[i] for i in range(start, min(start + cfg.batch_size, len(data)))]
+        loss, n = _loss_sum(model, collate(rows, pad_id), cfg.autocast)
+        total, count = total + float(loss), count + n
+    model.train()
+    return total / max(count, 1)
+
+
+def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool = True) -> dict[str, Any]:
+    """Fine-tune; returns the summary also written to output_dir/train_summary.json."""
+    from tqdm import tqdm
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / "train_summary.json").exists():
+        log(f"{out} already holds a trained model (train_summary.json); nothing to do")
+        return json.loads((out / "train_summary.json").read_text())
+    random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    model, tokenizer, base_path = load_model(cfg)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    t0 = time.perf_counter()
+    train_data, eval_data, counts = build_examples(cfg, tokenizer)
+    log(f"examples: {counts['examples']} read, {counts['too_long']} longer than {cfg.max_length} tokens dropped, "
+        f"{len(train_data)} train, {len(eval_data) if eval_data is not None else 0} held out "
+        f"({time.perf_counter() - t0:.0f}s to tokenize)")
+    if len(train_data) == 0:
+        raise ValueError("no training examples left (all too long?)")
+
+    per_epoch = math.ceil(len(train_data) / (cfg.batch_size * cfg.grad_accum))
+    total_steps = cfg.max_steps or max(1, math.ceil(per_epoch * cfg.epochs))
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+
+    def schedule(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        return max(0.0, (total_steps - step) / max(1, total_steps - cfg.warmup_steps))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    # The data order of every epoch is fixed by the seed, so a resumed run sees the same batches.
+    order: list[int] = []
+    for epoch in range(math.ceil(total_steps / per_epoch) + 1):
+        perm = list(range(len(train_data)))
+        random.Random(f"{cfg.seed}:{epoch}").shuffle(perm)
+        order += perm
+    state = {"step": 0, "history": []}
+    resumed = _resume(out, model, optimizer, scheduler, cfg.lora)
+    if resumed:
+        state = resumed
+        log(f"resumed from step {state['step']}")
+
+    model.train()
+    micro = cfg.batch_size
+    bar = tqdm(total=total_steps, initial=state["step"], disable=not progress, desc="train", dynamic_ncols=True)
+    tokens_seen, started = 0, time.perf_counter()
+    while state["step"] < total_steps:
+        step = state["step"]
+        optimizer.zero_grad(set_to_none=True)
+        pos = step * micro * cfg.grad_accum
+        batches = [[train_data[order[(pos + a * micro + i) % len(order)]] for i in range(micro)]
+                   for a in range(cfg.grad_accum)]
+        n_trained = sum(sum(t != -100 for t in r["labels"][1:]) for b in batches for r in b)
+        loss_total = 0.0
+        for rows in batches:
+            batch = collate(rows, pad_id)
+            loss, _ = _loss_sum(model, batch, cfg.autocast)
+            (loss / max(n_trained, 1)).backward()
+            loss_total += float(loss.detach())
+            tokens_seen += int(batch["attention_mask"].sum())
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        scheduler.step()
+        state["step"] = step + 1
+        train_loss = loss_total / max(n_trained, 1)
+        entry: dict[str, Any] = {"step": state["step"], "loss": round(train_loss, 4),
+                                 "lr": scheduler.get_last_lr()[0]}
+        tok_s = tokens_seen / max(time.perf_counter() - started, 1e-9)
+        if eval_data is not None and (state["step"] % cfg.eval_every == 0 or state["step"] == total_steps):
+            entry["eval_loss"] = round(evaluate_loss(model, eval_data, cfg, pad_id), 4)
+        state["history"].append(entry)
+        bar.set_postfix(loss=f"{train_loss:.3f}", tok_s=f"{tok_s:.0f}",
+                        **({"eval": f"{entry['eval_loss']:.3f}"} if "eval_loss" in entry else {}))
+        bar.update(1)
+        if not progress:
+            log(json.dumps({**entry, "tok_s": round(tok_s)}))
+        with (out / "train_log.jsonl").open("a") as f:
+            f.write(json.dumps({**entry, "tok_s": round(tok_s)}) + "\n")
+        if state["step"] % cfg.save_every == 0 and state["step"] < total_steps:
+            _checkpoint(out, model, optimizer, scheduler, state, cfg.lora)
+        if cfg.time_limit_minutes and time.perf_counter() - started > 60 * cfg.time_limit_minutes:
+            log(f"time limit reached at step {state['step']} of {total_steps}; saving")
+            break
+    bar.close()
+    _save_final(out, model, tokenizer, cfg)
+    for old in out.glob("checkpoint-*"):  # the final weights supersede the resume point
+        shutil.rmtree(old, ignore_errors=True)
+    summary = {"steps": state["step"], "examples": counts, "train_examples": len(train_data),
+               "held_out": len(eval_data) if eval_data is not None else 0, "base_model": base_path,
+               "final_loss": state["history"][-1]["loss"] if state["history"] else None,
+               "first_loss": state["history"][0]["loss"] if state["history"] else None,
+               "eval_loss": next((h["eval_loss"] for h in reversed(state["history"]) if "eval_loss" in h), None),
+               "seconds_this_run": round(time.perf_counter() - started, 1), "tokens_this_run": tokens_seen,
+               "config": {k: getattr(cfg, k) for k in cfg.field_names()}}
+    (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _checkpoint(out: Path, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any], lora: bool) -> None:
+    """Write checkpoint-N atomically and keep only the newest: enough to resume, small on disk."""
+    tmp = out / f".checkpoint-{state['step']}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    weights = {k: v for k, v in model.state_dict().items() if "lora_" in k} if lora else model.state_dict()
+    torch.save({"weights": weights, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+               tmp / "state.pt")
+    (tmp / "trainer_state.json").write_text(json.dumps(state))
+    final = out / f"checkpoint-{state['step']}"
+    tmp.rename(final)
+    for old in out.glob("checkpoint-*"):
+        if old != final:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _resume(out: Path, model: Any, optimizer: Any, scheduler: Any, lora: bool) -> dict[str, Any] | None:
+    checkpoints = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    if not checkpoints:
+        return None
+    saved = torch.load(checkpoints[-1] / "state.pt", weights_only=False)
+    model.load_state_dict(saved["weights"], strict=not lora)
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    return json.loads((checkpoints[-1] / "trainer_state.json").read_text())
+
+
+def _save_final(out: Path, model: Any, tokenizer: Any, cfg: TrainConfig) -> None:
+    """An adapter (bf16, small enough to ship) or a full bf16 model, with the tokenizer beside it."""
+    model.eval()
+    model = model.to(torch.bfloat16)  # halves the files on disk; the verifier runs in bf16 anyway
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)

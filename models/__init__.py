@@ -1,0 +1,1 @@
+"""Verifiers genprm ships; inside the wheel as `genprm.models` (see pyproject.toml)."""

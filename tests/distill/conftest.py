@@ -1,0 +1,41 @@
+"""Fixtures of the distill tests: a real sandbox and the real default model's tokenizer, each started once."""
+
+from __future__ import annotations
+
+import pytest
+
+from genprm.protocol import Protocol
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One torch thread: on a shared 2-core machine, two OpenMP threads were measured 10x slower than one (the
+    threads wait for each other at every barrier while the other core runs someone else's work)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    from sandbox import Sandbox
+
+    with Sandbox(workers=2, timeout=5.0) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="session")
+def protocol() -> Protocol:
+    return Protocol.load("genprm")
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from genprm.backends.weights import resolve_model
+
+    return AutoTokenizer.from_pretrained(resolve_model(None))

@@ -20,7 +20,6 @@ from genprm.types import Solution, VerificationResult
 
 @dataclass
 class BatchReport:
-    verified: int = 0
     skipped_done: int = 0
     # Ids seen earlier in the same input: verified once, since the output holds each id at most once.
     duplicates: list[str] = field(default_factory=list)

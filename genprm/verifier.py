@@ -13,7 +13,7 @@ import time
 import zlib
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from genprm.backends.base import Backend, GenerateRequest, Generation, ScoreRequest, load_backend
@@ -274,10 +274,6 @@ class Verifier:
                                   protocol=self.protocol.name, mode=cfg.mode,
                                   wall_s=time.perf_counter() - slot.started,
                                   score_source=getattr(self.backend, "score_source", "logprobs"))
-
-    def with_config(self, **changes: Any) -> Verifier:
-        """A verifier sharing this one's backend and sandbox, with some config fields changed."""
-        return Verifier(self.backend, replace(self.config, **changes), sandbox=self._sandbox)
 
 
 @dataclass

@@ -19,9 +19,9 @@ VERDICT = ("Is 2 + 2 = 4 correct? Answer Yes or No.", "Let me check: 2 + 2 is 4.
 
 @pytest.fixture(scope="module")
 def backend(server_url):
-    from genprm.backends.weights import default_model_dir
+    from genprm.backends.weights import resolve_model
 
-    b = OpenAIBackend(base_url=server_url, tokenizer=str(default_model_dir()), max_concurrency=4)
+    b = OpenAIBackend(base_url=server_url, tokenizer=resolve_model(None), max_concurrency=4)
     yield b
     b.close()
 
@@ -92,13 +92,13 @@ def test_without_logprobs_scores_are_0_or_1_from_the_verdict_text(no_logprobs_se
 
 
 def test_the_verifier_gives_the_same_scores_through_the_server(server_url, hf_backend):
-    from genprm.backends.weights import default_model_dir
+    from genprm.backends.weights import resolve_model
 
     solutions = [Solution("What is 2 + 3 * 4?", ("3 * 4 = 12", "2 + 12 = 14"), id="a"),
                  Solution("What is 10 - 4 / 2?", ("10 - 4 = 6", "6 / 2 = 3"), id="b")]
     config = VerifierConfig(mode="direct")
     local = Verifier(hf_backend, config).verify_many(solutions)
-    with Verifier.from_pretrained(str(default_model_dir()), backend="openai", config=config,
+    with Verifier.from_pretrained(resolve_model(None), backend="openai", config=config,
                                   base_url=server_url) as served_verifier:
         served = served_verifier.verify_many(solutions)
     for theirs, ours in zip(served, local, strict=True):

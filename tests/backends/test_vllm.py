@@ -101,14 +101,14 @@ def test_the_cli_runs_vllm(command, hf32):
 def test_openai_backend_against_vllm_serve(hf32):
     """A real vLLM server on 127.0.0.1 (started here, stopped at the end) behind the OpenAI backend."""
     from genprm.backends.openai import OpenAIBackend
-    from genprm.backends.weights import default_model_dir
+    from genprm.backends.weights import resolve_model
 
     port = 18000 + os.getpid() % 1000
     env = dict(os.environ, VLLM_CPU_NUM_OF_RESERVED_CPU="0", VLLM_CPU_KVCACHE_SPACE="2",
                VLLM_CPU_OMP_THREADS_BIND=",".join(map(str, sorted(os.sched_getaffinity(0)))))
     # `python -m vllm.entrypoints.openai.api_server`, not the `vllm serve` script: vllm-cpu 0.32.0's script looks up
     # the version of a package named "vllm" and fails.
-    server = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(default_model_dir()),
+    server = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", resolve_model(None),
               "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--enforce-eager"]
     with running(server, r"Application startup complete", timeout=300, env=env):
         backend = OpenAIBackend(base_url=f"http://127.0.0.1:{port}/v1")  # the only model; its dir gives the template

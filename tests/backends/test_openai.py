@@ -9,6 +9,7 @@ import pytest
 from genprm import Solution, Verifier, VerifierConfig
 from genprm.backends.base import GenerateRequest, ScoreRequest, load_backend
 from genprm.backends.openai import OpenAIBackend
+from genprm.backends.weights import DEFAULT_MODEL
 from genprm.errors import ConfigError, GenPRMError
 from genprm.scoring import verdict_score
 
@@ -38,7 +39,7 @@ def test_chat_uses_the_model_template(backend, hf_backend):
 
 def test_chatml_fallback_without_a_tokenizer(server_url):
     b = OpenAIBackend(base_url=server_url)  # the served name is not a directory: no tokenizer
-    assert b.tokenizer is None and b.name == "SmolLM2-135M-Instruct"  # the server's only model
+    assert b.tokenizer is None and b.name == DEFAULT_MODEL  # the server's only model
     assert b.chat([{"role": "user", "content": "Hi"}]) == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
     b.close()
 

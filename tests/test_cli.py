@@ -1,23 +1,9 @@
 """The CLI on bad input: one line, exit code 2, no traceback, and never before checking everything it can."""
 
 import json
-import subprocess
-import sys
 
 import pytest
-
-
-def genprm(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "genprm.cli", *args], capture_output=True, text=True, cwd=cwd)
-
-
-def one_line_error(proc, *needles):
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
+from cli_run import genprm, one_line_error
 
 
 def test_missing_file(tmp_path):

@@ -1,9 +1,9 @@
 """Helpers for the evaluation tests: scored results built by hand (exact inputs, no model) and the CLI runner."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from cli_run import genprm, one_line_error  # noqa: F401  (re-exported for the eval tests)
 
 from genprm.types import Solution, StepVerdict, VerificationResult
 
@@ -25,20 +25,6 @@ def make_result(id: str, scores: list[float], problem: str = "What is 2 + 2?", s
 def write_scored(path: Path, results: list[VerificationResult]) -> Path:
     path.write_text("".join(r.to_json() + "\n" for r in results))
     return path
-
-
-def genprm(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "genprm.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
-
-
-def one_line_error(proc, *needles):
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def load_json(path: Path):

@@ -131,7 +131,10 @@ def eval_command(
     model_solutions: Annotated[str, typer.Option(help="GSM8K model solutions ('' to skip).")] = (
         "../shared/data/gsm8k/model_solutions.jsonl"),
     prmbench: Annotated[list[str] | None, typer.Option(help="PRMBench files (repeat the flag).")] = None,
-    n: Annotated[int, typer.Option(help="Solutions per set (PRMBench: half).")] = 60,
+    real_labelled: Annotated[str, typer.Option(help="Real solutions with the earliest wrong step labelled "
+                                                    "('' to skip).")] = "bench/data/gsm8k_real_labelled.jsonl",
+    n: Annotated[int, typer.Option(help="Solutions per generated set (PRMBench: half; the labelled set is used "
+                                        "whole).")] = 60,
     mode: Annotated[str, typer.Option(help="Verifier mode.")] = "code",
     max_tokens: Annotated[int, typer.Option(help="Critique token budget per step.")] = 160,
     batch_size: Annotated[int, typer.Option(help="Critiques generated together.")] = 8,
@@ -139,8 +142,8 @@ def eval_command(
     """Base vs distilled on held-out data: ProcessBench F1, step AUROC, outcome AUROC."""
     from genprm.distill.evaluate import eval_stage
 
-    eval_stage(model, str(out_dir), base, gsm8k_train, heldout_rows, model_solutions, prmbench, n, mode, max_tokens,
-               batch_size, log=_log)
+    eval_stage(model, str(out_dir), base, gsm8k_train, heldout_rows, model_solutions, prmbench, real_labelled, n,
+               mode, max_tokens, batch_size, log=_log)
 
 
 @distill_app.command()

@@ -3,6 +3,8 @@
 Evaluation sets (each built deterministically, so the base model's results from an earlier run are reused):
     gsm8k-heldout   error-injected GSM8K *train* rows from a range disjoint from the synthesis rows (balanced)
     gsm8k-model     real model-written GSM8K test solutions, outcome labels only (is the final answer right?)
+    gsm8k-real      real model-written GSM8K test solutions with the earliest wrong step labelled
+                    (bench/data/gsm8k_real_labelled.jsonl: 120 solutions, 69 with an error)
     prmbench        PRMBench records (MATH level), gold first error; records whose error index is past the last
                     step are skipped and counted
 Metrics: ProcessBench protocol (earliest-error exact match: acc_err, acc_ok, F1) where first-error labels exist,
@@ -142,9 +144,12 @@ def markdown(table: dict[str, Any]) -> str:
 def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", base: bool = True,
                gsm8k_train: str = "../shared/data/gsm8k/train.jsonl", heldout_rows: str = "7000:7473",
                model_solutions: str = "../shared/data/gsm8k/model_solutions.jsonl",
-               prmbench_files: list[str] | None = None, n: int = 60, mode: str = "code", max_tokens: int = 160,
+               prmbench_files: list[str] | None = None, real_labelled: str = "bench/data/gsm8k_real_labelled.jsonl",
+               n: int = 60, mode: str = "code", max_tokens: int = 160,
                batch_size: int = 8, threads: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Evaluate the distilled `model` (and the base model when `base`) on the three sets; returns the table."""
+    """Evaluate the distilled `model` (and the base model when `base`) on the four sets; returns the table.
+
+    `n` sizes the gsm8k-heldout and gsm8k-model sets (prmbench gets n // 2); gsm8k-real is used whole."""
     from genprm.distill.stages import parse_rows
 
     if threads:
@@ -158,6 +163,8 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
         sets["gsm8k-heldout"] = gsm8k_heldout(gsm8k_train, (start, end or 10**9), n)
     if model_solutions:
         sets["gsm8k-model"] = gsm8k_model(model_solutions, n)
+    if real_labelled:
+        sets["gsm8k-real"] = load_solutions(real_labelled, "steps")
     if prmbench_files:
         sets["prmbench"], skipped = prmbench(prmbench_files, n // 2)
         log(f"prmbench: skipped {skipped} records (empty step or error index past the last step)")

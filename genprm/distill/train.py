@@ -65,9 +65,11 @@ def load_model(cfg: TrainConfig) -> tuple[Any, Any, str]:
     """The model in fp32 (autocast supplies the bf16 speed), wrapped in LoRA if asked; its tokenizer and path."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from genprm.backends.weights import resolve_model
+    from genprm.backends.weights import BASE_MODEL, resolve_model
 
-    path = resolve_model(cfg.model)
+    # No model named means the base model, not genprm's default verifier (itself a distilled adapter): a recipe
+    # must start from the same weights wherever it runs.
+    path = resolve_model(cfg.model or BASE_MODEL)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     if cfg.lora:
@@ -202,6 +204,9 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
             f.write(json.dumps({**entry, "tok_s": round(tok_s)}) + "\n")
         if state["step"] % cfg.save_every == 0 and state["step"] < total_steps:
             _checkpoint(out, model, optimizer, scheduler, state, cfg.lora)
+        if cfg.stop_after_steps and state["step"] >= cfg.stop_after_steps:
+            log(f"stopping after step {state['step']} of {total_steps} (--stop-after-steps); saving")
+            break
         if cfg.time_limit_minutes and time.perf_counter() - started > 60 * cfg.time_limit_minutes:
             log(f"time limit reached at step {state['step']} of {total_steps}; saving")
             break

@@ -27,6 +27,9 @@ class TrainConfig:
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     epochs: float = field(default=1.0, metadata={"help": "Passes over the training examples."})
     max_steps: int = field(default=0, metadata={"help": "Stop after this many optimizer steps (0 = epochs decide)."})
+    stop_after_steps: int = field(default=0, metadata={"help": "Stop and save after this many steps, the learning "
+                                                                 "rate schedule still planned for max_steps (0 = "
+                                                                 "no early stop; a time limit's stop, made exact)."})
     batch_size: int = field(default=1, metadata={"help": "Examples per forward pass (1 wastes nothing on padding)."})
     grad_accum: int = field(default=8, metadata={"help": "Forward passes per optimizer step."})
     max_length: int = field(default=1024, metadata={"help": "Longer examples are dropped (and counted)."})

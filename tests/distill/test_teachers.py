@@ -31,6 +31,8 @@ def test_symbolic_teacher_finds_the_wrong_step_with_sandboxed_code(sandbox, prot
     assert [c.verdict for c in wrong] == [True, False, True]
     bad = wrong[1]
     assert bad.code_runs[0].status == "ok" and bad.code_runs[0].stdout.strip() == "72 False"
+    assert bad.text.startswith('The step says: "Natalia sold 48+24 = 82 clips altogether in April and May." '
+                               "It calculates 48+24 = 82. Let me check it.")
     assert "The output says False: 48+24 is 72, not 82. The step is wrong." in bad.text
     assert bad.text.endswith(protocol.verdict_prefix)
     # The output block is the only untrained piece, and it is exactly what the verifier would insert.
@@ -40,6 +42,16 @@ def test_symbolic_teacher_finds_the_wrong_step_with_sandboxed_code(sandbox, prot
     assert f"```python\n{code}\n```" in bad.text
     # The answer step is checked in code too: 82 is what the previous steps found, so it is consistent.
     assert wrong[2].code_runs[0].stdout.strip() == "True"
+
+
+def test_every_critique_restates_its_step_before_it_branches(sandbox, protocol) -> None:
+    """A step with no calculation and one with a calculation open with the same words: the step, copied."""
+    solution = replace(RIGHT, steps=("She has three boxes.", *RIGHT.steps))
+    critiques = SymbolicTeacher(protocol, sandbox).critique_many([solution])[0]
+    assert critiques[0].text == f'The step says: "She has three boxes." It has no calculation to check.\n' \
+                                f"{protocol.verdict_prefix}"
+    assert critiques[0].verdict and not critiques[0].code_runs
+    assert critiques[1].text.startswith('The step says: "Natalia sold 48/2 = 24 clips in May." It calculates')
 
 
 def test_symbolic_teacher_never_reads_the_gold_label(sandbox, protocol) -> None:

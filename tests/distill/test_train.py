@@ -48,6 +48,11 @@ def test_lora_loss_falls_resumes_and_loads_as_a_verifier(kept_file, tmp_path, hf
     assert [s["step"] for s in steps] == [1, 2, 3, 4]
     assert steps[-1]["loss"] < 0.7 * steps[0]["loss"]  # the same example each step: it must be learnt
     assert summary["steps"] == 4 and not list(out.glob("checkpoint-*"))
+    # With no model named, training starts from the base model, not from the default (distilled) verifier.
+    from genprm.backends.weights import default_model_dir
+
+    assert summary["base_model"] == str(default_model_dir())
+    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == summary["base_model"]
     assert (out / "adapter_config.json").exists() and (out / "adapter_model.safetensors").stat().st_size < 20e6
 
     from genprm.backends.base import ScoreRequest
@@ -77,3 +82,16 @@ def test_full_fine_tune_saves_a_model_directory(kept_file, tmp_path) -> None:
     summary = train(cfg, log=lambda m: None, progress=False)
     assert summary["steps"] == 2 and summary["final_loss"] < summary["first_loss"]
     assert (out / "config.json").exists() and not (out / "adapter_config.json").exists()
+
+
+def test_stop_after_steps_keeps_the_planned_schedule(kept_file, tmp_path) -> None:
+    out = tmp_path / "stopped"
+    cfg = TrainConfig(data=str(kept_file), output_dir=str(out), max_steps=4, stop_after_steps=2, batch_size=1,
+                      grad_accum=1, learning_rate=1e-3, warmup_steps=1, eval_fraction=0.0, num_proc=1, threads=1)
+    messages: list[str] = []
+    summary = train(cfg, log=messages.append, progress=False)
+    assert summary["steps"] == 2 and (out / "adapter_config.json").exists()
+    assert any("stopping after step 2 of 4" in m for m in messages)
+    lrs = [json.loads(line)["lr"] for line in (out / "train_log.jsonl").read_text().splitlines()]
+    # Linear decay planned over 4 steps (1 warm-up): after step 2 the rate is 2/3 of the peak, not 0.
+    assert lrs == pytest.approx([1e-3, 1e-3 * 2 / 3])

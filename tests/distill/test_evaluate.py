@@ -1,0 +1,62 @@
+"""The evaluation stage: its labelled real-solution set, and base vs distilled scored with the real model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from distill_samples import RIGHT, WRONG
+
+from genprm.config import VerifierConfig
+from genprm.data import load_solutions
+from genprm.distill.evaluate import evaluate_models, metrics
+
+REAL = Path(__file__).parents[2] / "bench" / "data" / "gsm8k_real_labelled.jsonl"
+
+
+def test_real_labelled_set_is_consistent() -> None:
+    solutions = load_solutions(REAL, "steps")
+    assert len(solutions) == 120 and len({s.id for s in solutions}) == 120
+    for s in solutions:
+        assert -1 <= s.label < len(s.steps)
+        # A wrong final answer has a wrong step somewhere; the per-step labels say the same as the first error.
+        if s.outcome is False:
+            assert s.label >= 0, s.id
+        expected = [True] * len(s.steps) if s.label < 0 else \
+            [True] * s.label + [False] + [None] * (len(s.steps) - s.label - 1)
+        assert list(s.step_labels) == expected
+    assert sum(s.label >= 0 for s in solutions) == 69
+
+
+def test_evaluate_models_scores_each_set_once_and_reports_metrics(tmp_path: Path) -> None:
+    config = VerifierConfig(mode="direct", batch_size=4)
+    sets = {"tiny": [RIGHT, WRONG], "real": load_solutions(REAL, "steps")[:2]}
+    table = evaluate_models({"base": "SmolLM2-135M-Instruct"}, sets, tmp_path, config, log=lambda _: None)
+    for name in sets:
+        m = table["base"][name]
+        assert m["n"] == 2 and 0.0 <= m["acc_err"] <= 100.0 and 0.0 <= m["acc_ok"] <= 100.0
+    assert 0.0 <= table["base"]["real"]["step_auroc"] <= 1.0  # the real set has per-step labels; tiny has none
+    assert json.loads((tmp_path / "metrics.json").read_text()) == table
+    assert "| tiny | base | 2 |" in (tmp_path / "metrics.md").read_text()
+    # A second run verifies nothing again: the scored files are reused as they are.
+    scored = (tmp_path / "base" / "tiny.jsonl").read_text()
+    assert evaluate_models({"base": "SmolLM2-135M-Instruct"}, sets, tmp_path, config, log=lambda _: None) == table
+    assert (tmp_path / "base" / "tiny.jsonl").read_text() == scored
+
+
+def test_metrics_follow_the_processbench_protocol() -> None:
+    from genprm.types import StepVerdict, VerificationResult
+
+    def result(solution, scores):
+        steps = tuple(StepVerdict(index=i, text=t, score=s, verdict=s >= 0.5, critique="")
+                      for i, (t, s) in enumerate(zip(solution.steps, scores, strict=True)))
+        first = next((i for i, s in enumerate(scores) if s < 0.5), -1)
+        return VerificationResult(solution=solution, steps=steps, first_error=first, reward=min(scores),
+                                  aggregation="min", threshold=0.5)
+
+    # The wrong solution's error (step 1) is found exactly; the right one is passed: both accuracies 100.
+    m = metrics([result(RIGHT, [0.9, 0.8, 0.9]), result(WRONG, [0.9, 0.1, 0.2])])
+    assert (m["acc_err"], m["acc_ok"], m["f1"]) == (100.0, 100.0, 100.0)
+    # Flagging step 0 of the wrong solution is not an exact match: acc_err 0, so F1 0.
+    m = metrics([result(RIGHT, [0.9, 0.8, 0.9]), result(WRONG, [0.1, 0.1, 0.2])])
+    assert (m["acc_err"], m["acc_ok"], m["f1"]) == (0.0, 100.0, 0.0)

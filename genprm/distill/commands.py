@@ -46,11 +46,17 @@ def mc(
     rpe_threshold: Annotated[float, typer.Option(help="rpe: least v_k / v_(k-1) of a correct step.")] = 0.5,
     max_new_tokens: Annotated[int, typer.Option(help="Token budget of one completion.")] = 256,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    backend: Annotated[str, typer.Option(help="Policy's backend: hf, vllm, or openai (a served model: --policy "
+                                              "is its name).")] = "hf",
+    base_url: Annotated[str | None, typer.Option(help="openai backend: the server, e.g. "
+                                                      "http://127.0.0.1:8000/v1.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Completions generated together.")] = 8,
 ) -> None:
     """Monte-Carlo step labels: K completions per prefix by a policy model (Math-Shepherd / GenPRM RPE)."""
     from genprm.distill.stages import mc_file
 
-    mc_file(path, out, policy, k_samples, rule, rpe_threshold, max_new_tokens, seed, log=_log)
+    mc_file(path, out, policy, k_samples, rule, rpe_threshold, max_new_tokens, seed, backend=backend,
+            base_url=base_url, batch_size=batch_size, log=_log)
 
 
 @distill_app.command()
@@ -58,18 +64,24 @@ def synth(
     path: Annotated[Path, typer.Argument(help="Labelled solutions (from corrupt or mc).")],
     out: Annotated[Path, typer.Option(help="Critiques (JSONL, appended; re-runs skip done ids).")] = Path(
         "runs/distill/synth.jsonl"),
-    teacher: Annotated[str, typer.Option(help="symbolic (SymPy, no LLM), default (the default model) or a model "
-                                              "directory / hub id for the hf backend.")] = "symbolic",
+    teacher: Annotated[str, typer.Option(help="symbolic (SymPy, no LLM), default (the default model), or a model: "
+                                              "a directory / hub id, or a served model's name (--backend "
+                                              "openai).")] = "symbolic",
     prompt: Annotated[str, typer.Option(help="Protocol the critiques are written in.")] = "genprm",
     code_timeout: Annotated[float, typer.Option(help="Seconds one code block may run.")] = 5.0,
     max_tokens: Annotated[int, typer.Option(help="Model teacher: token budget of one critique.")] = 256,
     batch_size: Annotated[int, typer.Option(help="Model teacher: critiques generated together.")] = 8,
     limit: Annotated[int | None, typer.Option(help="Critique at most this many solutions.")] = None,
+    backend: Annotated[str, typer.Option(help="Model teacher's backend: hf, vllm, or openai (a served model: "
+                                              "--teacher is its name).")] = "hf",
+    base_url: Annotated[str | None, typer.Option(help="openai backend: the server, e.g. "
+                                                      "http://127.0.0.1:8000/v1.")] = None,
 ) -> None:
     """A teacher critiques each step in the verifier's own protocol; its code runs in the sandbox."""
     from genprm.distill.stages import synth_file
 
-    synth_file(path, out, teacher, prompt, code_timeout, max_tokens, batch_size, limit=limit, log=_log)
+    synth_file(path, out, teacher, prompt, code_timeout, max_tokens, batch_size, limit=limit, backend=backend,
+               base_url=base_url, log=_log)
 
 
 @distill_app.command(name="filter")

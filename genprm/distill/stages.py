@@ -61,20 +61,35 @@ def load_labelled(path: str | Path) -> list[Solution]:
     return [Solution.from_dict(r) for r in read_jsonl(path)]
 
 
+def _model_backend(backend: str, model: str | None, batch_size: int, base_url: str | None) -> Any:
+    """A teacher or policy model on any backend: hf or vllm here, or an OpenAI-compatible server (a big model)."""
+    from genprm.backends.base import load_backend
+
+    options: dict[str, Any] = {"max_batch": batch_size}
+    if backend == "openai":
+        options["base_url"] = base_url
+    elif base_url:
+        raise ConfigError("base_url", "given only with backend 'openai'", base_url)
+    return load_backend(backend, model, **options)
+
+
 def mc_file(path: str | Path, out: str | Path, policy: str | None = None, k_samples: int = 4, rule: str = "hard",
-            rpe_threshold: float = 0.5, max_new_tokens: int = 256, seed: int = 0, log: Log = print) -> dict[str, Any]:
-    """Monte-Carlo labels with a policy model on the hf backend (None = the default model)."""
-    from genprm.backends.hf import HFBackend
+            rpe_threshold: float = 0.5, max_new_tokens: int = 256, seed: int = 0, backend: str = "hf",
+            base_url: str | None = None, batch_size: int = 8, log: Log = print) -> dict[str, Any]:
+    """Monte-Carlo labels with a policy model (None = the default model) on `backend`."""
     from genprm.distill.mc import mc_label
 
     started = time.perf_counter()
     skip = done_ids(out)
     todo = [s for s in load_labelled(path) if s.id not in skip]
     if todo:
-        backend = HFBackend(policy)
-        for s in todo:
-            write_jsonl(out, [x.to_dict() for x in mc_label(backend, [s], k_samples, rule, rpe_threshold,
-                                                           max_new_tokens, seed)], append=True)
+        model = _model_backend(backend, policy, batch_size, base_url)
+        try:
+            for s in todo:
+                write_jsonl(out, [x.to_dict() for x in mc_label(model, [s], k_samples, rule, rpe_threshold,
+                                                               max_new_tokens, seed)], append=True)
+        finally:
+            model.close()
     summary = {"labelled": len(todo), "skipped_done": len(skip), "seconds": round(time.perf_counter() - started, 1)}
     log(f"mc: {summary}")
     return summary
@@ -82,8 +97,10 @@ def mc_file(path: str | Path, out: str | Path, policy: str | None = None, k_samp
 
 def synth_file(path: str | Path, out: str | Path, teacher: str = "symbolic", prompt: str = "genprm",
                code_timeout: float = 5.0, max_tokens: int = 256, batch_size: int = 8, chunk: int = 64,
-               limit: int | None = None, log: Log = print) -> dict[str, Any]:
-    """Critiques by `teacher`: "symbolic", or a model for the hf backend ("default" = the default model)."""
+               limit: int | None = None, backend: str = "hf", base_url: str | None = None,
+               log: Log = print) -> dict[str, Any]:
+    """Critiques by `teacher`: "symbolic", or a model on `backend` ("default" = the default model; with the openai
+    backend, the served model's name)."""
     from genprm.config import VerifierConfig
     from genprm.distill.synth import synthesize
     from genprm.distill.teachers import BackendTeacher, SymbolicTeacher
@@ -93,18 +110,22 @@ def synth_file(path: str | Path, out: str | Path, teacher: str = "symbolic", pro
     protocol = Protocol.load(prompt)
     solutions = load_labelled(path)[:limit]
     with Sandbox(workers=2, timeout=code_timeout) as sandbox:
+        model = None
         if teacher == "symbolic":
             chosen: Any = SymbolicTeacher(protocol, sandbox)
         else:
-            from genprm.backends.hf import HFBackend
             from genprm.verifier import Verifier
 
             config = VerifierConfig(prompt=prompt, mode="code", max_tokens=max_tokens, batch_size=batch_size,
                                     code_timeout=code_timeout)
-            backend = HFBackend(None if teacher == "default" else teacher, max_batch=batch_size)
-            chosen = BackendTeacher(Verifier(backend, config, sandbox=sandbox))
-        summary = synthesize(solutions, chosen, out, chunk=chunk,
-                             on_chunk=lambda done, total: log(f"synth: {done}/{total}"))
+            model = _model_backend(backend, None if teacher == "default" else teacher, batch_size, base_url)
+            chosen = BackendTeacher(Verifier(model, config, sandbox=sandbox))
+        try:
+            summary = synthesize(solutions, chosen, out, chunk=chunk,
+                                 on_chunk=lambda done, total: log(f"synth: {done}/{total}"))
+        finally:
+            if model is not None:
+                model.close()
     log(f"synth ({teacher}): {summary}")
     return summary
 

@@ -165,6 +165,11 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
     if resumed:
         state = resumed
         log(f"resumed from step {state['step']}")
+        # A killed run may have logged steps after its last checkpoint; they are redone now, so drop them.
+        log_file = out / "train_log.jsonl"
+        if log_file.exists():
+            kept = [line for line in log_file.read_text().splitlines() if json.loads(line)["step"] <= state["step"]]
+            log_file.write_text("".join(line + "\n" for line in kept))
 
     model.train()
     micro = cfg.batch_size

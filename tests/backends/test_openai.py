@@ -117,3 +117,30 @@ def test_missing_base_url_is_a_config_error(monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(ConfigError, match="base_url must be"):
         load_backend("openai", "m")
+
+
+def test_a_served_model_is_a_distill_teacher_and_policy(server_url, tmp_path):
+    """`genprm distill synth|mc --backend openai`: a big teacher or policy model lives behind a server in real use."""
+    import json
+
+    from genprm.distill.jsonl import read_jsonl, write_jsonl
+    from genprm.distill.stages import mc_file, synth_file
+
+    wrong = Solution(problem="Ana has 48 clips and buys 24 more. How many clips does she have?",
+                     steps=("Ana has 48+24 = 82 clips.", "The answer is 82."), id="wrong", label=0, answer="72")
+    labelled = tmp_path / "labelled.jsonl"
+    write_jsonl(labelled, [wrong.to_dict()])
+    summary = synth_file(labelled, tmp_path / "synth.jsonl", teacher=DEFAULT_MODEL, max_tokens=48, batch_size=4,
+                         backend="openai", base_url=server_url, log=lambda _: None)
+    assert summary["written"] == 1
+    (record,) = read_jsonl(tmp_path / "synth.jsonl")
+    assert record["teacher"].startswith("backend:") and len(record["critiques"]) >= 1
+    assert all(c["segments"] for c in record["critiques"])
+    mc = mc_file(labelled, tmp_path / "mc.jsonl", policy=DEFAULT_MODEL, k_samples=1, max_new_tokens=24,
+                 backend="openai", base_url=server_url, log=lambda _: None)
+    assert mc["labelled"] == 1
+    (labelled_mc,) = read_jsonl(tmp_path / "mc.jsonl")
+    # One value per prefix (the empty one too), one label per step.
+    assert len(labelled_mc["meta"]["mc_values"]) == len(wrong.steps) + 1
+    assert len(labelled_mc["meta"]["mc_step_labels"]) == len(wrong.steps)
+    assert json.dumps(labelled_mc)

@@ -41,11 +41,13 @@ def test_lora_loss_falls_resumes_and_loads_as_a_verifier(kept_file, tmp_path, hf
     with pytest.raises(_Interrupt):
         train(cfg, log=interrupt_at_step_3, progress=False)
     assert (out / "checkpoint-2").is_dir()
+    with (out / "train_log.jsonl").open("a") as f:  # as if killed after logging a step the checkpoint lacks
+        f.write(json.dumps({"step": 3, "loss": 9.9}) + "\n")
     messages: list[str] = []
     summary = train(cfg, log=messages.append, progress=False)
     assert "resumed from step 2" in messages
     steps = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
-    assert [s["step"] for s in steps] == [1, 2, 3, 4]
+    assert [s["step"] for s in steps] == [1, 2, 3, 4] and steps[2]["loss"] != 9.9
     assert steps[-1]["loss"] < 0.7 * steps[0]["loss"]  # the same example each step: it must be learnt
     assert summary["steps"] == 4 and not list(out.glob("checkpoint-*"))
     # With no model named, training starts from the base model, not from the default (distilled) verifier.

@@ -22,7 +22,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 
 bench: $(TEST_STAMP)
-	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/sandbox_pool.py
 	$(BIN)/python bench/cache_reuse.py
 	$(BIN)/python bench/backends.py
 

@@ -10,17 +10,12 @@ the ratio of verification time to plain generation of the same number of tokens 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-# Python puts this script's folder first on sys.path, where bench/sandbox.py (the sandbox benchmark) would shadow
-# the sandbox package the verifier imports.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-from genprm import Verifier, VerifierConfig, load_solutions  # noqa: E402
-from genprm.backends.base import GenerateRequest  # noqa: E402
-from genprm.backends.hf import HFBackend  # noqa: E402
+from genprm import Verifier, VerifierConfig, load_solutions
+from genprm.backends.base import GenerateRequest
+from genprm.backends.hf import HFBackend
 
 # -- defaults -----------------------------------------------------------------------------------------------------
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "eight_steps.json"

@@ -35,8 +35,9 @@ _defaults = VerifierConfig()
 def verify(
     path: Annotated[Path, typer.Argument(help="A solution file: JSON object, JSON list or JSONL.")],
     # -- who does it
-    model: Annotated[str | None, typer.Option(help="Model directory, .gguf file or hub id "
-                                                   "(default: SmolLM2-135M-Instruct, offline).")] = None,
+    model: Annotated[str | None, typer.Option(help="Model or adapter directory, .gguf file or hub id (default: "
+                                                   "genprm-smollm2-135m-lora, the distilled verifier, offline; "
+                                                   "SmolLM2-135M-Instruct is its base).")] = None,
     backend: Annotated[str, typer.Option(help="Backend: hf (transformers), vllm (offline vLLM) or openai (an "
                                               "OpenAI-compatible server; key from $OPENAI_API_KEY).")] = "hf",
     dtype: Annotated[str, typer.Option(help="Weight dtype for the hf and vllm backends.")] = "bfloat16",

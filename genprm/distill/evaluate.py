@@ -14,18 +14,23 @@ Scored results are appended to `out_dir/<model tag>/<set>.jsonl`; a re-run verif
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from genprm.batch import ResultWriter, done_ids
 from genprm.config import VerifierConfig
 from genprm.data import load_solutions, read_solutions
 from genprm.distill.corrupt import corrupt_gsm8k
-from genprm.distill.jsonl import done_ids, read_jsonl, write_jsonl
+from genprm.distill.jsonl import read_jsonl
 from genprm.errors import InputError
 from genprm.eval.metrics import auroc, predict_first_error, processbench
+from genprm.eval.scored import load_results
+from genprm.eval.table import markdown_table
 from genprm.types import Solution, VerificationResult
 
 
@@ -82,25 +87,22 @@ def metrics(results: Sequence[VerificationResult], threshold: float = 0.5) -> di
     return m
 
 
-def verify_set(model: str | None, solutions: Sequence[Solution], out: Path, config: VerifierConfig,
+def verify_set(verifier: Callable[[], Any], solutions: Sequence[Solution], out: Path,
                log: Callable[[str], None] = print) -> list[VerificationResult]:
-    """Verify what is not yet in `out` (appending as results arrive) and return every result for `solutions`."""
+    """Verify what is not yet in `out` (appended as results arrive, as `genprm verify --out` does) and return every
+    result for `solutions`. `verifier` gives the `Verifier`; it is called only when something is left to do."""
     todo = [s for s in solutions if s.id not in done_ids(out)]
     if todo:
-        from genprm.backends.hf import HFBackend
-        from genprm.verifier import Verifier
-
         started = time.perf_counter()
-        with Verifier(HFBackend(model, max_batch=config.batch_size), config) as verifier:
-            for i, result in enumerate(verifier.iter_verify(todo), 1):
-                write_jsonl(out, [result.to_dict()], append=True)
+        writer = ResultWriter(out)
+        try:
+            for i, result in enumerate(verifier().iter_verify(todo), 1):
+                writer.write(result)
                 if i % 10 == 0 or i == len(todo):
                     log(f"  {out.parent.name}/{out.stem}: {i}/{len(todo)} ({time.perf_counter() - started:.0f}s)")
-    wanted = {s.id for s in solutions}
-    results = {}
-    for record in read_jsonl(out):
-        if record["id"] in wanted:
-            results[record["id"]] = VerificationResult.from_dict(record)
+        finally:
+            writer.close()
+    results = {r.id: r for r in load_results(out)} if out.exists() else {}
     return [results[s.id] for s in solutions if s.id in results]
 
 
@@ -111,10 +113,20 @@ def evaluate_models(models: dict[str, str | None], sets: dict[str, list[Solution
     table: dict[str, Any] = {}
     for tag, model in models.items():
         table[tag] = {}
-        for name, solutions in sets.items():
-            log(f"{tag} on {name} ({len(solutions)} solutions)")
-            results = verify_set(model, solutions, out_dir / tag / f"{name}.jsonl", config, log)
-            table[tag][name] = metrics(results, config.threshold)
+        with contextlib.ExitStack() as stack:
+
+            @functools.cache
+            def verifier(model: str | None = model) -> Any:
+                """One model load per model, whatever the number of sets, and none when all are scored already."""
+                from genprm.backends.hf import HFBackend
+                from genprm.verifier import Verifier
+
+                return stack.enter_context(Verifier(HFBackend(model, max_batch=config.batch_size), config))
+
+            for name, solutions in sets.items():
+                log(f"{tag} on {name} ({len(solutions)} solutions)")
+                results = verify_set(verifier, solutions, out_dir / tag / f"{name}.jsonl", log)
+                table[tag][name] = metrics(results, config.threshold)
     (out_dir / "metrics.json").write_text(json.dumps(table, indent=2))
     (out_dir / "metrics.md").write_text(markdown(table))
     return table
@@ -127,18 +139,12 @@ def markdown(table: dict[str, Any]) -> str:
     def num(x: float | None) -> str:
         return "-" if x is None else f"{x:.3f}"
 
-    lines = ["| set | model | n | F1 | acc_err | acc_ok | step AUROC | outcome AUROC | s/solution |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    sets = sorted({s for per_model in table.values() for s in per_model})
-    for name in sets:
-        for tag, per_model in table.items():
-            m = per_model.get(name)
-            if m is None:
-                continue
-            lines.append(f"| {name} | {tag} | {m['n']} | {pct(m.get('f1'))} | {pct(m.get('acc_err'))} | "
-                         f"{pct(m.get('acc_ok'))} | {num(m.get('step_auroc'))} | {num(m.get('outcome_auroc'))} | "
-                         f"{m['seconds_per_solution']} |")
-    return "\n".join(lines) + "\n"
+    rows = [[name, tag, m["n"], pct(m.get("f1")), pct(m.get("acc_err")), pct(m.get("acc_ok")),
+             num(m.get("step_auroc")), num(m.get("outcome_auroc")), m["seconds_per_solution"]]
+            for name in sorted({s for per_model in table.values() for s in per_model})
+            for tag, per_model in table.items() if (m := per_model.get(name)) is not None]
+    header = ["set", "model", "n", "F1", "acc_err", "acc_ok", "step AUROC", "outcome AUROC", "s/solution"]
+    return markdown_table(header, rows) + "\n"
 
 
 def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", base: bool = True,

@@ -1,5 +1,5 @@
-"""Readable JSONL in and out, with the resume rule every stage shares: a record whose id is already in the output
-file is done, and a re-run skips it."""
+"""Readable JSONL in and out. The resume rule every stage shares is `genprm.batch.done_ids`: a record whose id is
+already in the output file is done (a torn last line is cut), and a re-run skips it."""
 
 from __future__ import annotations
 
@@ -26,28 +26,11 @@ def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
                 raise InputError(f"invalid JSON: {e.msg}", str(path), row) from None
 
 
-def done_ids(path: str | Path) -> set[str]:
-    path = Path(path)
-    if not path.exists():
-        return set()
-    ids = set()
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            try:
-                ids.add(str(json.loads(line)["id"]))
-            except (json.JSONDecodeError, KeyError):
-                continue  # a half-written last line from an interrupted run: redone
-    return ids
-
-
 def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]], append: bool = False) -> int:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    torn = append and path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
     with path.open("a" if append else "w", encoding="utf-8") as f:
-        if torn:
-            f.write("\n")  # end the half-written line of an interrupted run; readers skip it
         for record in records:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
             f.flush()  # a killed run loses at most the record being written

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from genprm.batch import done_ids
 from genprm.data import read_solutions
-from genprm.distill.jsonl import done_ids, read_jsonl, write_jsonl
+from genprm.distill.jsonl import read_jsonl, write_jsonl
 from genprm.errors import ConfigError, InputError
 from genprm.types import Solution
 
@@ -80,7 +81,7 @@ def mc_file(path: str | Path, out: str | Path, policy: str | None = None, k_samp
     from genprm.distill.mc import mc_label
 
     started = time.perf_counter()
-    skip = done_ids(out)
+    skip = done_ids(Path(out))
     todo = [s for s in load_labelled(path) if s.id not in skip]
     if todo:
         model = _model_backend(backend, policy, batch_size, base_url)

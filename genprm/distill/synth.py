@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from genprm.distill.jsonl import done_ids, write_jsonl
+from genprm.batch import done_ids
+from genprm.distill.jsonl import write_jsonl
 from genprm.distill.teachers import Critique
 from genprm.types import Solution
 
@@ -37,7 +38,7 @@ def synthesize(solutions: Sequence[Solution], teacher: Any, out: str | Path, chu
         chunk: solutions per teacher call (the symbolic teacher runs a chunk's code blocks concurrently).
         on_chunk: called with (done, total) after each chunk, for a progress bar.
     """
-    skip = done_ids(out)
+    skip = done_ids(Path(out))
     todo = [s for s in solutions if s.id not in skip]
     started, written = time.perf_counter(), 0
     for start in range(0, len(todo), chunk):

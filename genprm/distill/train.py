@@ -15,6 +15,7 @@ keeps the CPU recipe (fp32 weights under bf16 autocast) explicit.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -32,6 +33,11 @@ from genprm.distill.train_config import TrainConfig
 from genprm.protocol import Protocol
 
 
+@functools.cache
+def _protocol(name: str) -> Protocol:
+    return Protocol.load(name)
+
+
 def build_examples(cfg: TrainConfig, tokenizer: Any) -> tuple[Any, Any, dict[str, int]]:
     """Tokenized train and held-out datasets, and counts (examples read, dropped as too long)."""
     import datasets
@@ -44,7 +50,7 @@ def build_examples(cfg: TrainConfig, tokenizer: Any) -> tuple[Any, Any, dict[str
     protocol_name = cfg.prompt
 
     def encode(record: dict[str, Any]) -> dict[str, Any]:
-        protocol = Protocol.load(protocol_name)
+        protocol = _protocol(protocol_name)  # loaded once per `map` worker, not once per example
         critiques = [Critique.from_dict(c) for c in record["critiques"]]
         text, spans = render_with_spans(tokenizer, protocol, record["problem"], record["steps"], critiques)
         out = tokenize_with_labels(tokenizer, text, spans)

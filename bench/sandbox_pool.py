@@ -1,7 +1,7 @@
 """Throughput and latency of the sandbox pool vs a cold `python -c` subprocess per snippet.
 
-Run:  .venv/bin/python bench/sandbox.py            (about 20 s on 2 cores)
-      .venv/bin/python bench/sandbox.py --pool 2000 --cold 40
+Run:  .venv/bin/python bench/sandbox_pool.py            (about 20 s on 2 cores)
+      .venv/bin/python bench/sandbox_pool.py --pool 2000 --cold 40
 
 Both modes run the same trivial sympy snippet from CLIENTS threads at once; latency is per snippet as a client
 sees it (dispatch to result). The pool runs with every isolation layer the machine supports (printed).

@@ -1,15 +1,21 @@
-"""What runs in each child forked from a warm worker: confine itself, run the code, exit without cleanup.
+"""What runs in each child forked from a worker's zygote: confine itself, warm up, wait for its one request, run
+it, exit without cleanup.
 
-Order matters: setsid and fds first (cheap, needed by everything after), rlimits before dropping the uid
-(RLIMIT_NPROC only counts once we are not root), no_new_privs before Landlock and seccomp (they require it),
-seccomp last because it forbids setsid/setrlimit used above. Any failure before the snippet starts is reported
-on the `ready` pipe and the child exits: a required layer never silently goes missing.
+A child is forked ahead of its request (a "spare"), from a zygote that has never seen a request, so its memory
+holds nothing of any other request; it does all its set-up, and touches the pages of the interpreter and SymPy
+that snippets use (copy-on-write faults), before the request exists. The request then arrives on a pipe.
+
+Order matters: setsid and fds first, the mount namespace, tmpfs and chroot while still root, rlimits before
+dropping the uid (RLIMIT_NPROC only counts once we are not root), no_new_privs before Landlock and seccomp (they
+require it), seccomp last because it forbids setsid/setrlimit used above. Any failure before the snippet starts is
+reported on the `ready` pipe and the child exits: a required layer never silently goes missing.
 """
 
 from __future__ import annotations
 
 import builtins
 import gc
+import json
 import linecache
 import os
 import signal
@@ -23,46 +29,75 @@ from .seccomp import Filter
 
 EXIT_SETUP_FAILED = 125
 EXIT_MEMORY = 124  # a MemoryError; the worker reports status "memory" and returncode 1 (sys.exit(124) looks alike)
+# Run by each spare child before its request, output discarded: faults in the pages a typical snippet touches.
+PREWARM = """\
+from sympy import *
+x, y = symbols('x y')
+str(factor(x**2 - 49*y**2)); str(expand((x + 2*y)**3)); str(solve(x**2 - 4, x)); str(Rational(1, 3) + sqrt(8))
+print(simplify((x**2 - 1)/(x - 1)), N(pi, 5), diff(x*sin(x), x), Eq(x, 1), [1, 2.5, 'a'], {'k': (1,)})
+"""
 
 
 @dataclass
 class ChildPlan:
-    """Everything a child needs, prepared by the worker before fork so the child does no set-up work itself."""
+    """Everything a child needs, prepared by the worker before the zygote forks, so a child only applies it."""
 
-    workdir: str
+    workdir: str  # the child's cwd as it sees it
+    mount_point: str | None  # host-side path where the child mounts its tmpfs workdir; None: no tmpfs layer
+    tmpfs_opts: str
+    root: str | None  # chroot skeleton (host path); None: no rootfs layer
     stdin_fd: int  # /dev/null, opened read-write
     limits: dict[int, int] | None
     uid: int | None  # None: keep the current user
     gid: int | None
-    ruleset_fd: int | None  # Landlock
+    landlock_reads: list[str] | None  # None: no Landlock; paths as the child sees them (same in and out of root)
     seccomp: Filter | None
-    worker_pid: int
+    prewarm: bool
 
 
-def confine(plan: ChildPlan, out_fd: int, err_fd: int, ready_fd: int) -> None:
-    os.setsid()  # own session and process group: the worker kills the whole group
+def confine(plan: ChildPlan, parent_pid: int, workdir: str, out_fd: int, err_fd: int) -> None:
+    os.setsid()  # own session and process group
     os.dup2(plan.stdin_fd, 0)
-    os.dup2(out_fd, 1)
-    os.dup2(err_fd, 2)
-    os.chdir(plan.workdir)
+    os.dup2(plan.stdin_fd, 1)  # the warm-up's output goes nowhere; the snippet's pipes come after it
+    os.dup2(plan.stdin_fd, 2)
+    layers.enter_workdir(plan.mount_point, plan.tmpfs_opts, plan.root, workdir)
     os.environ.clear()  # already empty in the worker; kept so the guarantee does not hinge on it
     if "tempfile" in sys.modules:  # the worker's cached choice (/tmp) is not writable here; the workdir is
-        sys.modules["tempfile"].tempdir = plan.workdir
+        sys.modules["tempfile"].tempdir = workdir
+    ruleset = None
+    if plan.landlock_reads is not None:  # built here, after the tmpfs mount: the write rule is on this child's
+        ruleset = landlock.build_ruleset(plan.landlock_reads, [workdir, "/dev/null"])  # own tmpfs, nothing else
     if plan.limits is not None:
         layers.set_rlimits(plan.limits)
     if plan.uid is not None and plan.gid is not None:
         layers.drop_user(plan.uid, plan.gid)
-    # After the uid change (which clears it): die with the worker, so no snippet outlives its supervisor.
+    # After the uid change (which clears it): die with the zygote, so no snippet outlives its supervisor.
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != plan.worker_pid:
-        raise OSError("worker died before the child was confined")
+    if os.getppid() != parent_pid:
+        raise OSError("zygote died before the child was confined")
     linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
-    if plan.ruleset_fd is not None:
-        landlock.restrict_self(plan.ruleset_fd)
+    if ruleset is not None:
+        landlock.restrict_self(ruleset)
+        os.close(ruleset)
     if plan.seccomp is not None:
         plan.seccomp.load()
-    os.write(ready_fd, b"K")
-    os.closerange(3, 2**31 - 1)  # no inherited fds: the worker's channel, the ruleset, the ready pipe
+    if plan.prewarm:
+        exec(compile(PREWARM, "<prewarm>", "exec"), {"__name__": "__prewarm__"})
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os.dup2(out_fd, 1)
+    os.dup2(err_fd, 2)
+
+
+def read_request(req_fd: int) -> tuple[str, list[str]]:
+    """The request, written by the worker once it has one: JSON {"code": ..., "prelude": [...]} up to EOF."""
+    chunks = []
+    while chunk := os.read(req_fd, 1 << 20):
+        chunks.append(chunk)
+    if not chunks:  # the worker closed the pipe without a request: it is going away
+        os._exit(0)
+    req = json.loads(b"".join(chunks))
+    return req["code"], req.get("prelude") or []
 
 
 def _write_err(text: str) -> None:
@@ -140,14 +175,18 @@ def run(code: str, prelude: list[str]) -> NoReturn:
     os._exit(exit_code & 0xFF)  # no interpreter teardown: it is slow and the process dies anyway
 
 
-def main(plan: ChildPlan, out_fd: int, err_fd: int, ready_fd: int, code: str, prelude: list[str]) -> NoReturn:
-    """Confine, report readiness on `ready_fd`, run the code. Never returns."""
+def main(plan: ChildPlan, parent_pid: int, workdir: str, req_fd: int, out_fd: int, err_fd: int,
+         ready_fd: int) -> NoReturn:
+    """Confine and warm up, report readiness on `ready_fd`, wait for the request, run it. Never returns."""
     try:
         try:
-            confine(plan, out_fd, err_fd, ready_fd)
+            confine(plan, parent_pid, workdir, out_fd, err_fd)
+            os.write(ready_fd, b"K")
         except BaseException as e:
             os.write(ready_fd, f"{type(e).__name__}: {e}".encode()[:4000])
             os._exit(EXIT_SETUP_FAILED)
+        code, prelude = read_request(req_fd)
+        os.closerange(3, 2**31 - 1)  # no inherited fds: the request and ready pipes, anything of the zygote's
         run(code, prelude)
     finally:
         os._exit(EXIT_SETUP_FAILED)

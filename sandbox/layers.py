@@ -4,9 +4,10 @@ inherits them; child-level layers run in each forked child before the snippet.
 Worker level (inherited, so free per snippet):
     `enter_netns`   private network namespace: no interfaces up, not even loopback.
     `enter_ipcns`   private SysV IPC namespace, with orphaned shm segments destroyed.
-    `enter_mountns` private mount namespace, so per-child tmpfs mounts stay invisible to the host.
+    `enter_mountns` private mount namespace, so per-child mounts stay invisible to the host.
+    `build_rootfs`  a read-only skeleton root holding only the interpreter, its libraries and two device nodes.
 Child level:
-    `Workdir`       a fresh size-capped tmpfs (or, without a mount namespace, a fresh directory) per child.
+    `enter_workdir` the child's own mount namespace, a fresh size-capped tmpfs as its cwd, chroot to the skeleton.
     `set_rlimits`   address space, CPU, file size, open files, processes/threads, core dumps.
     `drop_user`     a per-worker unprivileged uid/gid, no supplementary groups.
     Landlock and seccomp live in `landlock.py` and `seccomp.py`.
@@ -16,8 +17,6 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
-import tempfile
 
 from . import linux
 
@@ -33,51 +32,66 @@ def enter_ipcns() -> None:
         f.write("1")
 
 
-def enter_mountns(base: str) -> None:
-    """Private mount namespace with a small root-owned tmpfs on `base` to hold the per-child mount point."""
+def enter_mountns(base: str, subdirs: tuple[str, ...]) -> None:
+    """Private mount namespace with a small root-owned tmpfs on `base` holding empty `subdirs` (mount points)."""
     linux.unshare(linux.CLONE_NEWNS)
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE, None)
     flags = linux.MS_NOSUID | linux.MS_NODEV
     linux.mount("tmpfs", base, "tmpfs", flags, "size=64k,nr_inodes=16,mode=0755")
-    os.mkdir(os.path.join(base, "sandbox"), 0o755)
+    for name in subdirs:
+        os.mkdir(os.path.join(base, name), 0o755)
     # Read-only from now on: per-child tmpfs mounts still stack on it, but nothing can be left behind in it.
     linux.mount(None, base, None, flags | linux.MS_REMOUNT | linux.MS_RDONLY, None)
 
 
-class Workdir:
-    """The child's private working directory at one fixed path, emptied between children.
+def build_rootfs(root: str, dirs: list[str], devices: list[str], workdir: str) -> None:
+    """Build the filesystem a child sees after `chroot(root)`: `dirs` and `devices` bind-mounted read-only at their
+    own paths, an empty mount point at `workdir`, nothing else (no /proc, /etc, /home, host sockets).
 
-    With a mount namespace each child gets a new tmpfs capped at `size_mb` (the only thing that stops a disk
-    fill: RLIMIT_FSIZE caps one file, not many); without one, a fresh directory under the host's temp dir.
+    Every path-based call (stat, readlink, getxattr, connect to a socket path, ...) then resolves inside this
+    tree, so host paths outside it do not exist for the child: what Landlock leaves open (metadata) is closed by
+    not being there. Paths that do not exist are skipped; a host symlink (/lib -> usr/lib) is recreated as one.
     """
+    flags = linux.MS_NOSUID | linux.MS_NODEV
+    linux.mount("tmpfs", root, "tmpfs", flags, "size=1m,nr_inodes=4096,mode=0755")
+    kept: list[str] = []
+    for path in sorted({os.path.normpath(p) for p in dirs if os.path.exists(p)}):
+        if not any(path.startswith(k.rstrip("/") + "/") for k in kept):  # already inside a bound parent
+            kept.append(path)
+    for path in kept:
+        target = root + path
+        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+        if os.path.islink(path):
+            os.symlink(os.readlink(path), target)
+            continue
+        os.mkdir(target, 0o755)
+        _bind_readonly(path, target, flags)
+    for dev in devices:
+        if not os.path.exists(dev):
+            continue
+        target = root + dev
+        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+        open(target, "w").close()
+        _bind_readonly(dev, target, linux.MS_NOSUID)  # device nodes stay usable (no MS_NODEV): /dev/null
+    os.makedirs(root + workdir, mode=0o755)
+    linux.mount(None, root, None, flags | linux.MS_REMOUNT | linux.MS_RDONLY, None)
 
-    def __init__(self, path: str | None, size_mb: int, uid: int, gid: int, use_tmpfs: bool) -> None:
-        self.use_tmpfs = use_tmpfs
-        self.path = path if path else tempfile.mkdtemp(prefix="sandbox-")
-        # Landlock ignores rules on a mount point itself (the mounted fs hides it), so the write rule for a
-        # per-child tmpfs goes on its parent: the read-only base tmpfs, where nothing else is writable.
-        self.landlock_path = os.path.dirname(self.path) if use_tmpfs else self.path
-        self._opts = f"size={size_mb}m,nr_inodes=4096,mode=0700,uid={uid},gid={gid}"
-        self._uid, self._gid = uid, gid
 
-    def prepare(self) -> None:
-        if self.use_tmpfs:
-            linux.mount("tmpfs", self.path, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, self._opts)
-        else:
-            os.chmod(self.path, 0o700)
-            if os.geteuid() == 0:
-                os.chown(self.path, self._uid, self._gid)
+def _bind_readonly(source: str, target: str, flags: int) -> None:
+    linux.mount(source, target, None, linux.MS_BIND | linux.MS_REC, None)
+    linux.mount(None, target, None, flags | linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY, None)
 
-    def cleanup(self) -> None:
-        if self.use_tmpfs:
-            linux.umount(self.path)
-            return
-        for name in os.listdir(self.path):
-            p = os.path.join(self.path, name)
-            if os.path.isdir(p) and not os.path.islink(p):
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                os.unlink(p)
+
+def enter_workdir(mount_point: str | None, tmpfs_opts: str, root: str | None, workdir: str) -> None:
+    """In the child: a private mount namespace with a fresh tmpfs at `mount_point` (the host-side path of
+    `workdir`), then chroot to `root` when given, and chdir to `workdir`. The namespace, and with it the tmpfs,
+    vanish when the child exits, so nothing needs cleaning up and nothing is left for the next child."""
+    if mount_point is not None:
+        linux.unshare(linux.CLONE_NEWNS)  # mounts are already private in the worker's namespace
+        linux.mount("tmpfs", mount_point, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, tmpfs_opts)
+    if root is not None:
+        os.chroot(root)
+    os.chdir(workdir)
 
 
 def rlimits(memory_mb: int, cpu_s: int, file_mb: int, open_files: int, processes: int) -> dict[int, int]:

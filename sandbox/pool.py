@@ -245,16 +245,26 @@ class Sandbox:
         if self._state != "running":
             self.start()
         t = min(float(timeout), self.timeout) if timeout is not None else self.timeout
-        worker = self._take()
         start = time.monotonic()
-        try:
-            reply = worker.request({"code": code, "prelude": prelude, "timeout": t}, start + t + self.grace_s)
-        except (EOFError, TimeoutError, OSError, ValueError) as e:
-            # The worker died or hung: replace it. The snippet is reported as killed, never retried.
+        for attempt in range(2):
+            worker = self._take()
+            try:
+                reply = worker.request({"code": code, "prelude": prelude, "timeout": t},
+                                       time.monotonic() + t + self.grace_s)
+            except (EOFError, TimeoutError, OSError, ValueError) as e:
+                # The worker died or hung: replace it. The snippet is reported as killed, never retried.
+                self._replace(worker)
+                status = "timeout" if isinstance(e, TimeoutError) else "killed"
+                return RunResult(status, stderr=f"sandbox worker lost ({type(e).__name__}); restarted\n",
+                                 wall_s=time.monotonic() - start)
+            if reply.get("type") != "lost":
+                break
+            # Its zygote died: the worker goes, and a fresh one (with a fresh zygote) takes the slot. A snippet
+            # that never reached a child is run once more; one that did is reported as killed.
             self._replace(worker)
-            status = "timeout" if isinstance(e, TimeoutError) else "killed"
-            return RunResult(status, stderr=f"sandbox worker lost ({type(e).__name__}); restarted\n",
-                             wall_s=time.monotonic() - start)
+            if reply.get("ran") or attempt:
+                return RunResult("killed", stderr=f"sandbox worker lost ({reply.get('error')}); restarted\n",
+                                 wall_s=time.monotonic() - start)
         if reply.get("type") != "result":
             self._replace(worker)
             raise SandboxError(f"sandbox failed: {reply.get('error')}")

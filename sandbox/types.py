@@ -23,9 +23,10 @@ Status = Literal["ok", "error", "timeout", "memory", "output_limit", "killed"]
 STATUSES: tuple[Status, ...] = ("ok", "error", "timeout", "memory", "output_limit", "killed")
 
 # Optional isolation layers, in the order a child applies them. `Sandbox(layers=...)` selects among these.
-LAYERS: tuple[str, ...] = ("rlimits", "user", "netns", "ipcns", "tmpfs", "landlock", "seccomp")
-# Always on: they cost nothing and need no kernel feature.
-BASE_LAYERS: tuple[str, ...] = ("session", "clean_env", "close_fds", "stdin_null")
+LAYERS: tuple[str, ...] = ("rlimits", "user", "netns", "ipcns", "tmpfs", "rootfs", "landlock", "seccomp")
+# Always on: they cost nothing and need no kernel feature. (`zygote`: children fork from a process that never
+# received a request, so none carries anything of another.)
+BASE_LAYERS: tuple[str, ...] = ("zygote", "session", "clean_env", "close_fds", "stdin_null")
 
 
 class SandboxError(RuntimeError):

@@ -1,4 +1,4 @@
-"""A warm worker: imports sympy once, sets up the per-worker layers, then forks one child per request.
+"""A warm worker: imports sympy once, sets up the per-worker layers, starts its zygote, then serves requests.
 
 Protocol (length-prefixed JSON on the worker's stdin/stdout, see `frames.py`):
     supervisor -> worker  {"config": {...}}                      once, first
@@ -6,13 +6,18 @@ Protocol (length-prefixed JSON on the worker's stdin/stdout, see `frames.py`):
     supervisor -> worker  {"code": "...", "prelude": [...], "timeout": 3.0}
     worker -> supervisor  {"type": "result", "status": ..., "stdout": ..., ...}
                           or {"type": "fatal", "error": "..."} when a child could not be confined
-The worker exits when its stdin closes (the supervisor is gone), killing any running child first.
+                          or {"type": "lost", "ran": bool, "error": "..."} when the zygote died (replace me)
+The worker never forks a snippet's child itself: its zygote (see `zygote.py`), forked before the first request,
+does. One spare child is always being prepared (confined and warmed up) while the current snippet runs, so a
+request only has to be written to a waiting child. The worker exits when its stdin closes (the supervisor is
+gone), and its zygote and children die with it.
 """
 
 from __future__ import annotations
 
 import gc
 import importlib
+import json
 import os
 import select
 import signal
@@ -20,6 +25,7 @@ import site
 import sys
 import sysconfig
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from . import landlock, layers
@@ -27,8 +33,12 @@ from .child import EXIT_MEMORY, ChildPlan
 from .frames import read_frame, write_frame
 from .seccomp import compile_filter
 from .types import LAYERS
+from .zygote import Zygote, ZygoteLost
 
 WORK_BASE = "/tmp"  # in the worker's own mount namespace a small tmpfs covers it; the host's /tmp is untouched
+WORKDIR = "/tmp/sandbox"  # a child's cwd, as the child sees it
+ROOT = "/tmp/root"  # the skeleton root children chroot into (rootfs layer)
+SPARE_READY_S = 60.0  # how long a spare child may take to confine itself and warm up on a loaded machine
 WARMUP = """\
 from sympy import *
 x, y, z = symbols('x y z')
@@ -38,7 +48,7 @@ print(integrate(x**2, x), limit(sin(x)/x, x, 0), Eq(x + 1, 2), simplify((x**2 - 
 """
 
 
-def _setup(cfg: dict[str, Any]) -> tuple[ChildPlan, layers.Workdir, dict[str, bool], list[str]]:
+def _setup(cfg: dict[str, Any]) -> tuple[ChildPlan, dict[str, bool], list[str]]:
     """Apply worker-level layers and prepare the child plan. Returns what is active and what failed (why)."""
     want = set(cfg["layers"])
     required = set(cfg["required"])
@@ -60,7 +70,19 @@ def _setup(cfg: dict[str, Any]) -> tuple[ChildPlan, layers.Workdir, dict[str, bo
     seccomp_filter = attempt("seccomp", compile_filter)  # before Landlock: pyseccomp runs ldconfig at import
     attempt("netns", layers.enter_netns)
     attempt("ipcns", layers.enter_ipcns)
-    use_tmpfs = bool(attempt("tmpfs", lambda: layers.enter_mountns(WORK_BASE)))
+    use_tmpfs = bool(attempt("tmpfs", lambda: layers.enter_mountns(WORK_BASE, ("sandbox", "root"))))
+    # What a child may read: the interpreter's own library and site-packages (for tracebacks and lazy stdlib
+    # imports) and shared libraries; deliberately not sys.path, which holds the project checkout.
+    paths = sysconfig.get_paths()
+    reads = [paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")]
+    reads += [*site.getsitepackages(), "/usr/lib", "/lib", "/usr/lib64", "/lib64"]
+    devices = ["/dev/null", "/dev/urandom"]
+    use_root = False
+    if "rootfs" in want:
+        if use_tmpfs:
+            use_root = bool(attempt("rootfs", lambda: layers.build_rootfs(ROOT, reads, devices, WORKDIR)))
+        else:
+            problems.append("rootfs: needs the tmpfs layer (a private mount namespace)")
     uid = gid = None
     if "user" in want:
         if is_root:
@@ -68,19 +90,9 @@ def _setup(cfg: dict[str, Any]) -> tuple[ChildPlan, layers.Workdir, dict[str, bo
             active["user"] = True
         else:
             problems.append("user: not running as root, cannot switch to a separate uid")
-    workdir = layers.Workdir(os.path.join(WORK_BASE, "sandbox") if use_tmpfs else None, cfg["tmpfs_mb"],
-                             uid if uid is not None else os.getuid(), gid if gid is not None else os.getgid(),
-                             use_tmpfs)
-
-    def ruleset() -> int:
-        # The interpreter's own library and site-packages (for tracebacks and lazy stdlib imports) and shared
-        # libraries; deliberately not sys.path, which holds the project checkout (and whatever sits beside it).
-        paths = sysconfig.get_paths()
-        reads = [paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")]
-        reads += [*site.getsitepackages(), "/usr/lib", "/lib", "/usr/lib64", "/lib64", "/dev/urandom"]
-        return landlock.build_ruleset(reads, [workdir.landlock_path, "/dev/null"])
-
-    ruleset_fd = attempt("landlock", ruleset)
+    landlock_reads = [*reads, "/dev/urandom"]
+    if not attempt("landlock", lambda: os.close(landlock.build_ruleset(landlock_reads, ["/dev/null"]))):
+        landlock_reads = None
     limits = None
     if "rlimits" in want:
         limits = layers.rlimits(cfg["memory_mb"], int(cfg["timeout"]) + 1, cfg["tmpfs_mb"], cfg["open_files"],
@@ -89,10 +101,15 @@ def _setup(cfg: dict[str, Any]) -> tuple[ChildPlan, layers.Workdir, dict[str, bo
     missing = sorted(required - {k for k, v in active.items() if v})
     if missing:
         raise RuntimeError(f"required layers unavailable: {', '.join(missing)}; " + "; ".join(problems))
-    stdin_fd = os.open("/dev/null", os.O_RDWR)
-    plan = ChildPlan(workdir.path, stdin_fd, limits, uid, gid, ruleset_fd if isinstance(ruleset_fd, int) else None,
-                     seccomp_filter if seccomp_filter is not True else None, os.getpid())
-    return plan, workdir, active, problems
+    child_uid = uid if uid is not None else os.getuid()
+    child_gid = gid if gid is not None else os.getgid()
+    plan = ChildPlan(
+        workdir=WORKDIR, mount_point=(ROOT + WORKDIR if use_root else WORKDIR) if use_tmpfs else None,
+        tmpfs_opts=f"size={cfg['tmpfs_mb']}m,nr_inodes=4096,mode=0700,uid={child_uid},gid={child_gid}",
+        root=ROOT if use_root else None, stdin_fd=os.open("/dev/null", os.O_RDWR), limits=limits, uid=uid, gid=gid,
+        landlock_reads=landlock_reads, seccomp=seccomp_filter if seccomp_filter is not True else None,
+        prewarm=bool(cfg.get("prewarm", True)))
+    return plan, active, problems
 
 
 def _warm(preload: list[str]) -> None:
@@ -105,55 +122,100 @@ def _warm(preload: list[str]) -> None:
     sys.stdout.flush()
 
 
-def _kill(pid: int) -> None:
-    for target in (-pid, pid):  # the child's process group, then the child itself
+@dataclass
+class Spare:
+    """A child being prepared (or ready) for the next request: the worker's ends of its four pipes."""
+
+    req_w: int
+    out_r: int
+    err_r: int
+    ready_r: int
+    ready: bool = False
+
+    @classmethod
+    def spawn(cls, zygote: Zygote) -> Spare:
+        req_r, req_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        ready_r, ready_w = os.pipe()
         try:
-            os.kill(target, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def run_child(plan: ChildPlan, workdir: layers.Workdir, ctl_fd: int, req: dict[str, Any],
-              max_output: int) -> dict[str, Any]:
-    """Fork a child from this warm process, let it confine itself and run the request, collect the outcome.
-
-    (Forking a spare child ahead of time was measured slower: while a child shares our pages, every page the
-    worker touches for its own bookkeeping is copied, so forking on demand wins on a busy 2-core machine.)
-    """
-    from . import child  # already imported; here for readability
-
-    workdir.prepare()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    ready_r, ready_w = os.pipe()
-    sys.stdout.flush()  # a buffered byte here would be printed again by the child
-    sys.stderr.flush()
-    start = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        for fd in (out_r, err_r, ready_r):
-            os.close(fd)
-        child.main(plan, out_w, err_w, ready_w, req["code"], req.get("prelude") or [])
-    for fd in (out_w, err_w, ready_w):
-        os.close(fd)
-    try:
-        ready = os.read(ready_r, 4096)
-        os.close(ready_r)
-        if ready != b"K":
-            _kill(pid)
-            os.waitpid(pid, 0)
-            for fd in (out_r, err_r):
+            zygote.spawn([req_r, out_w, err_w, ready_w])
+        finally:
+            for fd in (req_r, out_w, err_w, ready_w):
                 os.close(fd)
-            return {"type": "fatal", "error": "child confinement failed: " + ready.decode(errors="replace")}
-        return _collect(pid, out_r, err_r, ctl_fd, start, start + float(req["timeout"]), max_output)
+        return cls(req_w, out_r, err_r, ready_r)
+
+    def wait_ready(self, timeout_s: float) -> str | None:
+        """None once the child is confined and warm, else why it is not."""
+        if self.ready:
+            return None
+        if not select.select([self.ready_r], [], [], timeout_s)[0]:
+            return f"not ready after {timeout_s:.0f} s"
+        ready = os.read(self.ready_r, 4096)
+        self.ready = ready == b"K"
+        return None if self.ready else "child confinement failed: " + (ready.decode(errors="replace") or "EOF")
+
+    def close(self) -> None:
+        for fd in (self.req_w, self.out_r, self.err_r, self.ready_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _kill(pid: int, pidfd: int) -> None:
+    try:
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:  # and its process group, should it have forked (possible only with seccomp off)
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_request(zygote: Zygote, spare: Spare, ctl_fd: int, req: dict[str, Any],
+                max_output: int) -> tuple[dict[str, Any], Spare | None]:
+    """Hand `req` to the ready spare child, start preparing the next one, collect the outcome."""
+    ran = False
+    pid = pidfd = -1
+    try:
+        pid, pidfd = zygote.spawned()
+        problem = spare.wait_ready(SPARE_READY_S)
+        if problem is not None:
+            _kill(pid, pidfd)
+            zygote.exit_status(pid)
+            return {"type": "fatal", "error": problem}, None
+        start = time.monotonic()
+        payload = json.dumps({"code": req["code"], "prelude": req.get("prelude") or []}).encode()
+        ran = True
+        try:
+            os.write(spare.req_w, payload) if len(payload) < 65536 else _write_all(spare.req_w, payload)
+        except BrokenPipeError:
+            pass  # the child died; its status says how
+        os.close(spare.req_w)
+        spare.req_w = -1
+        next_spare = Spare.spawn(zygote)  # its set-up overlaps this snippet
+        reply = _collect(zygote, pid, pidfd, spare.out_r, spare.err_r, ctl_fd, start,
+                         start + float(req["timeout"]), max_output)
+        return reply, next_spare
+    except ZygoteLost as e:
+        return {"type": "lost", "ran": ran, "error": str(e)}, None
     finally:
-        workdir.cleanup()
+        if pidfd >= 0:
+            os.close(pidfd)
+        spare.close()
 
 
-def _collect(pid: int, out_r: int, err_r: int, ctl_fd: int, start: float, deadline: float,
-             max_output: int) -> dict[str, Any]:
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _collect(zygote: Zygote, pid: int, pidfd: int, out_r: int, err_r: int, ctl_fd: int, start: float,
+             deadline: float, max_output: int) -> dict[str, Any]:
     """Pump the child's output until it exits, enforcing the deadline and the output cap."""
-    pidfd = os.pidfd_open(pid)
     bufs = {out_r: bytearray(), err_r: bytearray()}
     open_fds = {out_r, err_r}
     poller = select.poll()
@@ -168,7 +230,7 @@ def _collect(pid: int, out_r: int, err_r: int, ctl_fd: int, start: float, deadli
             break
         for fd, _ in poller.poll(left * 1000):
             if fd == ctl_fd:  # the supervisor went away (it never writes while waiting): take the child along
-                _kill(pid)
+                _kill(pid, pidfd)
                 os._exit(0)
             if fd == pidfd:
                 exited = True
@@ -187,10 +249,8 @@ def _collect(pid: int, out_r: int, err_r: int, ctl_fd: int, start: float, deadli
         if over:
             break
     if timed_out or over or not exited:
-        _kill(pid)
-    _, wstatus = os.waitpid(pid, 0)
-    for fd in (out_r, err_r, pidfd):
-        os.close(fd)
+        _kill(pid, pidfd)
+    wstatus = zygote.exit_status(pid)
     sig = os.WTERMSIG(wstatus) if os.WIFSIGNALED(wstatus) else None
     code = os.WEXITSTATUS(wstatus) if os.WIFEXITED(wstatus) else None
     if timed_out:
@@ -218,23 +278,31 @@ def main() -> None:
     cfg = read_frame(ctl_in)["config"]
     try:
         _warm(cfg["preload"])
-        plan, workdir, active, problems = _setup(cfg)
+        plan, active, problems = _setup(cfg)
         os.environ.clear()  # set-up (ldconfig) needed PATH; children inherit an empty environment from here on
+        sys.stdout.flush()
+        sys.stderr.flush()
         gc.collect()
         gc.freeze()  # move the warm heap out of the collector's reach: children then do not dirty it by scanning
+        zygote = Zygote(plan, (ctl_in, ctl_out))  # before any request exists in this process
+        spare: Spare | None = Spare.spawn(zygote)
+        problem = spare.wait_ready(SPARE_READY_S)  # the first child proves that every layer can be applied
+        if problem is not None:
+            raise RuntimeError(problem)
     except Exception as e:
         write_frame(ctl_out, {"type": "fatal", "error": f"{type(e).__name__}: {e}"})
         return
     write_frame(ctl_out, {"type": "ready", "layers": active, "problems": problems, "pid": os.getpid()})
-    while True:
+    while spare is not None:
         try:
             req = read_frame(ctl_in)
         except EOFError:
+            spare.close()
+            zygote.close()
             return
-        reply = run_child(plan, workdir, ctl_in, req, int(cfg["max_output"]))
+        reply, spare = run_request(zygote, spare, ctl_in, req, int(cfg["max_output"]))
         write_frame(ctl_out, reply)
-        if reply["type"] == "fatal":
-            return
+
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,143 @@
+"""The zygote: a process forked from the warm worker before the worker receives any request, whose only job is to
+fork children. Children are copies of the zygote, so they carry nothing of any request: not the code of other
+snippets or sessions, not their output, not even freed heap that once held them (the worker, which does see
+requests, never forks a child itself).
+
+The worker talks to it over a SOCK_SEQPACKET pair, and only ever sends it file descriptors, never request data:
+    worker -> zygote  b"S" + [req_r, out_w, err_w, ready_w]   fork a child that will use these pipes
+    zygote -> worker  b"P" pid + [pidfd]                      the child exists (the pidfd kills it and sees it exit)
+    zygote -> worker  b"X" pid wait-status                    the child has exited and is reaped
+The zygote dies with its worker (parent-death signal, or EOF on the socket), and its children die with it.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import tempfile
+from typing import NoReturn
+
+from . import child, linux
+from .child import ChildPlan
+
+_PID = struct.Struct("=i")
+_EXIT = struct.Struct("=ii")
+
+
+class ZygoteLost(Exception):
+    """The zygote died or its channel broke; the worker must be replaced."""
+
+
+class Zygote:
+    """The worker's handle on its zygote."""
+
+    def __init__(self, plan: ChildPlan, keep_fds: tuple[int, ...]) -> None:
+        worker_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:  # the zygote
+            worker_end.close()
+            for fd in keep_fds:  # the worker's channel to the supervisor is none of the zygote's business
+                os.close(fd)
+            _serve(plan, zygote_end)
+        zygote_end.close()
+        self.pid = pid
+        self.pidfd = os.pidfd_open(pid)
+        self._sock = worker_end
+        self._exits: dict[int, int] = {}  # statuses that arrived while we waited for something else
+        self._spawned: dict[int, int] = {}  # pid -> pidfd, likewise
+
+    def spawn(self, fds: list[int]) -> None:
+        """Ask for a child using `fds` (req_r, out_w, err_w, ready_w); its pid comes later from `spawned()`."""
+        try:
+            socket.send_fds(self._sock, [b"S"], fds)
+        except OSError as e:
+            raise ZygoteLost(f"zygote channel: {e}") from e
+
+    def spawned(self) -> tuple[int, int]:
+        """(pid, pidfd) of the oldest child asked for and not yet returned here."""
+        while not self._spawned:
+            self._receive()
+        pid = next(iter(self._spawned))
+        return pid, self._spawned.pop(pid)
+
+    def exit_status(self, pid: int) -> int:
+        """The wait status of child `pid`, once the zygote has reaped it."""
+        while pid not in self._exits:
+            self._receive()
+        return self._exits.pop(pid)
+
+    def _receive(self) -> None:
+        try:
+            msg, fds, _, _ = socket.recv_fds(self._sock, 64, 1)
+        except OSError as e:
+            raise ZygoteLost(f"zygote channel: {e}") from e
+        if not msg:
+            raise ZygoteLost("the zygote exited")
+        if msg[:1] == b"P" and fds:
+            (pid,) = _PID.unpack(msg[1:])
+            self._spawned[pid] = fds[0]
+        elif msg[:1] == b"X":
+            pid, status = _EXIT.unpack(msg[1:])
+            self._exits[pid] = status
+        else:
+            raise ZygoteLost(f"unexpected message from the zygote: {msg[:16]!r}")
+
+    def close(self) -> None:
+        self._sock.close()  # EOF: the zygote exits, and its children with it
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        os.close(self.pidfd)
+
+
+def _serve(plan: ChildPlan, sock: socket.socket) -> NoReturn:
+    """The zygote's loop: fork on request, report each child's pid and, when it exits, its status."""
+    try:
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        children: dict[int, tuple[int, str | None]] = {}  # pidfd -> (pid, temporary workdir to remove)
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        while True:
+            for fd, _ in poller.poll():
+                if fd == sock.fileno():
+                    msg, fds, _, _ = socket.recv_fds(sock, 16, 4)
+                    if not msg or len(fds) != 4:
+                        os._exit(0)  # the worker is gone (or confused): children die with us
+                    pidfd, pid, tmp = _fork_child(plan, sock, list(children), fds)
+                    children[pidfd] = (pid, tmp)
+                    poller.register(pidfd, select.POLLIN)
+                    socket.send_fds(sock, [b"P" + _PID.pack(pid)], [pidfd])
+                else:
+                    pid, tmp = children.pop(fd)
+                    poller.unregister(fd)
+                    os.close(fd)
+                    _, status = os.waitpid(pid, 0)
+                    if tmp is not None:
+                        shutil.rmtree(tmp, ignore_errors=True)
+                    sock.send(b"X" + _EXIT.pack(pid, status))
+    except BaseException:
+        os._exit(1)
+    os._exit(0)
+
+
+def _fork_child(plan: ChildPlan, sock: socket.socket, pidfds: list[int],
+                fds: list[int]) -> tuple[int, int, str | None]:
+    # Without a tmpfs layer each child gets a fresh directory of its own, removed when it is reaped.
+    tmp = None if plan.mount_point is not None else tempfile.mkdtemp(prefix="sandbox-")
+    if tmp is not None and plan.uid is not None and plan.gid is not None:
+        os.chown(tmp, plan.uid, plan.gid)
+    me = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        os.close(sock.fileno())
+        for fd in pidfds:
+            os.close(fd)
+        child.main(plan, me, tmp or plan.workdir, *fds)
+    for fd in fds:
+        os.close(fd)
+    return os.pidfd_open(pid), pid, tmp

@@ -29,12 +29,14 @@ from .seccomp import Filter
 
 EXIT_SETUP_FAILED = 125
 EXIT_MEMORY = 124  # a MemoryError; the worker reports status "memory" and returncode 1 (sys.exit(124) looks alike)
-# Run by each spare child before its request, output discarded: faults in the pages a typical snippet touches.
+# Run by each spare child before its request, output discarded. It faults in (copy-on-write) the pages that almost
+# every snippet touches: `from sympy import *` alone writes to ~700 pages (a reference count in each exported
+# object), printing another few hundred. Its results are in the zygote's SymPy cache (the worker's warm-up made
+# them), so it computes next to nothing: it costs the faults the snippet would take anyway, ahead of time.
 PREWARM = """\
 from sympy import *
-x, y = symbols('x y')
-str(factor(x**2 - 49*y**2)); str(expand((x + 2*y)**3)); str(solve(x**2 - 4, x)); str(Rational(1, 3) + sqrt(8))
-print(simplify((x**2 - 1)/(x - 1)), N(pi, 5), diff(x*sin(x), x), Eq(x, 1), [1, 2.5, 'a'], {'k': (1,)})
+x, y, z = symbols('x y z')
+print(factor(x**2 - 1), expand((x + 1)**3), Rational(1, 3) + Rational(1, 6), sqrt(8), Eq(x + 1, 2), [1.5], {'a': 1})
 """
 
 
@@ -50,7 +52,8 @@ class ChildPlan:
     limits: dict[int, int] | None
     uid: int | None  # None: keep the current user
     gid: int | None
-    landlock_reads: list[str] | None  # None: no Landlock; paths as the child sees them (same in and out of root)
+    ruleset_fd: int | None  # Landlock, built once by the worker (write access: the workdir's parent, see below)
+    landlock_reads: list[str] | None  # without a tmpfs layer: the child builds its own ruleset from these
     seccomp: Filter | None
     prewarm: bool
 
@@ -64,9 +67,9 @@ def confine(plan: ChildPlan, parent_pid: int, workdir: str, out_fd: int, err_fd:
     os.environ.clear()  # already empty in the worker; kept so the guarantee does not hinge on it
     if "tempfile" in sys.modules:  # the worker's cached choice (/tmp) is not writable here; the workdir is
         sys.modules["tempfile"].tempdir = workdir
-    ruleset = None
-    if plan.landlock_reads is not None:  # built here, after the tmpfs mount: the write rule is on this child's
-        ruleset = landlock.build_ruleset(plan.landlock_reads, [workdir, "/dev/null"])  # own tmpfs, nothing else
+    ruleset = plan.ruleset_fd
+    if ruleset is None and plan.landlock_reads is not None:  # a per-child directory needs a per-child rule
+        ruleset = landlock.build_ruleset(plan.landlock_reads, [workdir, "/dev/null"])
     if plan.limits is not None:
         layers.set_rlimits(plan.limits)
     if plan.uid is not None and plan.gid is not None:
@@ -78,7 +81,6 @@ def confine(plan: ChildPlan, parent_pid: int, workdir: str, out_fd: int, err_fd:
     linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
     if ruleset is not None:
         landlock.restrict_self(ruleset)
-        os.close(ruleset)
     if plan.seccomp is not None:
         plan.seccomp.load()
     if plan.prewarm:

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import landlock, layers
+from . import landlock, layers, linux
 from .child import EXIT_MEMORY, ChildPlan
 from .frames import read_frame, write_frame
 from .seccomp import compile_filter
@@ -90,8 +90,16 @@ def _setup(cfg: dict[str, Any]) -> tuple[ChildPlan, dict[str, bool], list[str]]:
             active["user"] = True
         else:
             problems.append("user: not running as root, cannot switch to a separate uid")
-    landlock_reads = [*reads, "/dev/urandom"]
-    if not attempt("landlock", lambda: os.close(landlock.build_ruleset(landlock_reads, ["/dev/null"]))):
+    landlock_reads: list[str] | None = [*reads, "/dev/urandom"]
+    ruleset_fd = None
+    if use_tmpfs:
+        # Landlock ignores a rule on a mount point once something is mounted over it, so the write rule for the
+        # per-child tmpfs goes on its parent: a read-only tmpfs where nothing else is writable.
+        mount_parent = os.path.dirname((ROOT if use_root else "") + WORKDIR)
+        writes = [mount_parent, "/dev/null"]
+        ruleset_fd = attempt("landlock", lambda: landlock.build_ruleset(landlock_reads or [], writes))
+        landlock_reads = None
+    elif not attempt("landlock", lambda: os.close(landlock.build_ruleset(landlock_reads, ["/dev/null"]))):
         landlock_reads = None
     limits = None
     if "rlimits" in want:
@@ -107,7 +115,8 @@ def _setup(cfg: dict[str, Any]) -> tuple[ChildPlan, dict[str, bool], list[str]]:
         workdir=WORKDIR, mount_point=(ROOT + WORKDIR if use_root else WORKDIR) if use_tmpfs else None,
         tmpfs_opts=f"size={cfg['tmpfs_mb']}m,nr_inodes=4096,mode=0700,uid={child_uid},gid={child_gid}",
         root=ROOT if use_root else None, stdin_fd=os.open("/dev/null", os.O_RDWR), limits=limits, uid=uid, gid=gid,
-        landlock_reads=landlock_reads, seccomp=seccomp_filter if seccomp_filter is not True else None,
+        ruleset_fd=ruleset_fd if isinstance(ruleset_fd, int) else None, landlock_reads=landlock_reads,
+        seccomp=seccomp_filter if seccomp_filter is not True else None,
         prewarm=bool(cfg.get("prewarm", True)))
     return plan, active, problems
 
@@ -284,6 +293,7 @@ def main() -> None:
         sys.stderr.flush()
         gc.collect()
         gc.freeze()  # move the warm heap out of the collector's reach: children then do not dirty it by scanning
+        linux.collapse_heap()  # huge pages: cheaper fork and exit for every child
         zygote = Zygote(plan, (ctl_in, ctl_out))  # before any request exists in this process
         spare: Spare | None = Spare.spawn(zygote)
         problem = spare.wait_ready(SPARE_READY_S)  # the first child proves that every layer can be applied

@@ -476,6 +476,17 @@ def test_dead_or_hung_worker_is_replaced() -> None:
         r = box.run("print(1)")
         assert r.status == "timeout" and r.wall_s < 2.5, r
         assert_alive(box)
+        # A dead zygote: its worker is replaced (and with it the zygote); a snippet that never reached a child
+        # runs on the fresh worker.
+        (pid3,) = box.worker_pids()
+        (zygote,) = (int(p) for p in Path(f"/proc/{pid3}/task/{pid3}/children").read_text().split())
+        os.kill(zygote, signal.SIGKILL)
+        time.sleep(0.1)
+        r = box.run("print(1)")
+        assert r.status in ("ok", "killed"), r
+        assert_alive(box)
+        (pid4,) = box.worker_pids()
+        assert pid4 != pid3
 
 
 def test_result_type(sb: Sandbox) -> None:
@@ -483,3 +494,226 @@ def test_result_type(sb: Sandbox) -> None:
     assert isinstance(r, RunResult) and r.ok
     with pytest.raises(AttributeError):
         r.status = "error"  # type: ignore[misc]
+
+
+# --- shared use: nothing of earlier requests, no host IPC, memory caps that hold, no host metadata -----------
+
+# Scans the snippet's own process for `mem-canary-` followed by 16 hex digits: live objects (what the gc tracks,
+# and the strings they hold) and raw memory (every readable page of the Python heap's 1 MiB regions and of the
+# malloc heap, probed with write() into a pipe so an unreadable page gives EFAULT, never a crash). It plants one
+# canary of its own, built at run time, to prove the scan can see what is there.
+SCAN_MEMORY = textwrap.dedent("""\
+    import ctypes, gc, os, re
+    own = 'mem-canary-' + 'feedfacefeedface'[:8] + '00000000'
+    pat = re.compile(rb'mem-canary-([0-9a-f]{16})')
+    found = set()
+    for o in gc.get_objects():
+        items = o.items() if isinstance(o, dict) else o if isinstance(o, (list, tuple, set)) else ()
+        for it in items:
+            for v in (it if isinstance(it, tuple) else (it,)):
+                if isinstance(v, (str, bytes)) and len(v) < 10**6:
+                    b = v.encode(errors='replace') if isinstance(v, str) else v
+                    found.update(m.decode() for m in pat.findall(b))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.write.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+    libc.sbrk.restype = ctypes.c_void_p
+    r, w = os.pipe()
+    P = 4096
+    def page(a):
+        if libc.write(w, a, P) != P:
+            return None
+        return os.read(r, P)
+    regions = {(id(o) >> 20) << 20 for o in gc.get_objects()}
+    top = libc.sbrk(0) or 0
+    lo = top & ~(P - 1)
+    while lo > P and page(lo - P) is not None and top - lo < 2**30:
+        lo -= P
+    spans = [(b, b + 2**20) for b in regions] + [(lo, top & ~(P - 1))]
+    pages = 0
+    for a, b in spans:
+        prev = b''
+        for addr in range(a, b, P):
+            data = page(addr)
+            if data is None:
+                prev = b''
+                continue
+            pages += 1
+            found.update(m.decode() for m in pat.findall(prev[-40:] + data))
+            prev = data
+    print('pages', pages)
+    print('found', sorted(found))
+    """)
+
+
+def test_no_memory_of_earlier_requests(sb: Sandbox) -> None:
+    import secrets
+
+    plain, in_session = secrets.token_hex(8), secrets.token_hex(8)
+    code = f"s = 'mem-canary-{plain}'\nprint(s)\nkeep = {{'k': [s, s.encode()]}}"
+    for _ in range(2):  # every worker sees the request, its output and a session's blocks
+        assert all(r.stdout == f"mem-canary-{plain}\n" for r in sb.run_many([code, code]))
+    with sb.session() as s:
+        s.run(f"note = 'mem-canary-{in_session}'")
+        s.run("print(note)")
+        scans = sb.run_many([SCAN_MEMORY] * 4)  # while the session is open, and after
+    scans += sb.run_many([SCAN_MEMORY] * 2)
+    for r in scans:
+        assert r.status == "ok", r
+        assert "feedface00000000" in r.stdout, r  # the scan sees its own canary
+        assert int(r.stdout.split()[1]) > 1000, r  # and read a real heap
+        assert plain not in r.stdout and in_session not in r.stdout, r
+
+
+@pytest.fixture
+def host_dir() -> Iterator[Path]:
+    """A world-readable directory on the host's disk (not under /tmp, which the workers' namespace covers)."""
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="sandbox-canary-", dir="/var/tmp"))
+    d.chmod(0o755)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_unix_sockets_on_the_host_receive_nothing(sb: Sandbox, host_dir: Path) -> None:
+    tmp_path = host_dir
+    dgram_path = str(tmp_path / "dgram.sock")
+    stream_path = str(tmp_path / "stream.sock")
+    abstract = "\0sandbox-canary-" + os.urandom(4).hex()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as dgram, \
+            socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as abstract_dgram, \
+            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as stream:
+        dgram.bind(dgram_path)
+        abstract_dgram.bind(abstract)
+        stream.bind(stream_path)
+        stream.listen(5)
+        for p in (dgram_path, stream_path):
+            os.chmod(p, 0o777)
+        code = textwrap.dedent(f"""\
+            import ctypes, os, socket, struct
+            libc = ctypes.CDLL(None, use_errno=True)
+            targets = [{dgram_path!r}.encode(), {abstract!r}.encode(), {stream_path!r}.encode()]
+            def addr(p):
+                return struct.pack('H', socket.AF_UNIX) + p + b'\\0' * (108 - len(p))
+            tries = [
+                lambda t: socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)[0].sendto(b'PWN', t),
+                lambda t: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'PWN', t),
+                lambda t: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).connect(t),
+            ]
+            for t in targets:
+                for f in tries:
+                    try:
+                        f(t.decode() if not t.startswith(b'\\0') else t)
+                        print('SENT')
+                    except OSError as e:
+                        print('no', e.errno)
+                # raw syscalls: socketpair (53), and socket (41) through the x32 ABI bit, then sendto (44)
+                sv = (ctypes.c_int * 2)(-1, -1)
+                fds = [sv[0]] if libc.syscall(53, 1, 2, 0, sv) == 0 else []
+                fds.append(libc.syscall(0x40000000 | 41, 1, 2, 0))
+                a = addr(t)
+                for fd in fds:
+                    if fd >= 0 and libc.syscall(44, fd, b'PWN', 3, 0, a, len(a)) == 3:
+                        print('SENT')
+            """)
+        r = sb.run(code)
+        for s in (dgram, abstract_dgram, stream):
+            s.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            dgram.recvfrom(10)
+        with pytest.raises(TimeoutError):
+            abstract_dgram.recvfrom(10)
+        with pytest.raises(TimeoutError):
+            stream.accept()
+    assert "SENT" not in r.stdout, r
+
+
+# Grows one kind of memory in 64 MiB files (each within RLIMIT_FSIZE) up to 1.25 GiB, past the 1 GiB cap (harmless
+# for a 24 GB host if the sandbox were missing), and prints how far it got.
+GROW = textwrap.dedent("""\
+    import ctypes, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    chunk = b'm' * (64 << 20)
+    def grow(make):
+        fds = []
+        for i in range(20):
+            fd = make()
+            if fd < 0:
+                raise OSError(ctypes.get_errno(), 'no fd')
+            fds.append(fd)
+            if os.write(fd, chunk) != len(chunk):
+                break
+            print('MB', (i + 1) * 64, flush=True)
+    """)
+
+
+@pytest.mark.parametrize("make", [
+    "os.memfd_create('grow')",
+    "libc.syscall(319, b'grow', 0)",  # memfd_create, raw
+    "libc.syscall(447, 0)",  # memfd_secret
+    "os.open('/dev/shm/sandbox-canary-' + os.urandom(6).hex(), os.O_CREAT | os.O_RDWR, 0o600)",
+    "os.open('.', os.O_TMPFILE | os.O_RDWR, 0o600)",  # unnamed files in the workdir tmpfs
+])
+def test_memory_outside_the_address_space_is_capped(sb: Sandbox, make: str) -> None:
+    try:
+        r = sb.run(GROW + f"grow(lambda: {make})")
+    finally:
+        for leftover in Path("/dev/shm").glob("sandbox-canary-*"):
+            leftover.unlink()
+    reached = max([int(line.split()[1]) for line in r.stdout.splitlines() if line.startswith("MB")] or [0])
+    assert reached <= 64, r  # the workdir tmpfs holds 64 MiB; nothing else grows at all
+    assert_alive(sb)
+
+
+def test_host_metadata_is_unreadable(sb: Sandbox, host_dir: Path) -> None:
+    tmp_path = host_dir
+    target = tmp_path / "target.txt"
+    target.write_text("x" * 4321)
+    target.chmod(0o644)
+    os.setxattr(target, "user.canary", b"XATTR-CANARY-4d2e")
+    link = tmp_path / "link"
+    link.symlink_to("LINK-TARGET-CANARY-91b3")
+    code = textwrap.dedent(f"""\
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        t, l = {str(target)!r}, {str(link)!r}
+        buf = ctypes.create_string_buffer(256)
+        tries = [lambda: os.readlink(l), lambda: os.getxattr(t, 'user.canary'), lambda: os.listxattr(t),
+                 lambda: os.getxattr(l, 'user.canary', follow_symlinks=False), lambda: os.stat(t).st_size,
+                 lambda: os.lstat(l), lambda: os.listdir(os.path.dirname(t)), lambda: os.path.exists(t),
+                 lambda: libc.syscall(191, t.encode(), b'user.canary', buf, 256) and buf.raw,
+                 lambda: libc.syscall(89, l.encode(), buf, 256) and buf.raw]
+        for f in tries:
+            try:
+                print(f())
+            except OSError as e:
+                print('no', e.errno)
+        """)
+    r = sb.run(code)
+    assert r.status == "ok", r
+    out = r.stdout
+    assert "LINK-TARGET-CANARY" not in out and "XATTR-CANARY" not in out and "4321" not in out, r
+    assert "target.txt" not in out and "True" not in out, r
+
+
+def test_io_uring_and_aio_unavailable(sb: Sandbox) -> None:
+    code = textwrap.dedent("""\
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        params = ctypes.create_string_buffer(120)
+        fd = libc.syscall(425, 8, params)  # io_uring_setup
+        print('ring', fd, ctypes.get_errno())
+        ctx = ctypes.c_ulong(0)
+        print('aio', libc.syscall(206, 8, ctypes.byref(ctx)), ctx.value)  # io_setup
+        for fd in range(3, 64):
+            try:
+                os.fstat(fd)
+                print('OPEN', fd)
+            except OSError:
+                pass
+        """)
+    r = sb.run(code)
+    assert r.status == "ok", r
+    assert "ring -1" in r.stdout and "aio -1 0" in r.stdout and "OPEN" not in r.stdout, r

@@ -161,6 +161,9 @@ def test_check_command() -> None:
                        timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "seccomp" in p.stdout and "self-test" in p.stdout
+    for layer in ("zygote", "rootfs"):  # the layers for shared use, and their self-tests
+        assert layer in p.stdout
+    assert "no earlier request in memory" in p.stdout and "no io_uring" in p.stdout
 
 
 def test_strict_mode_has_every_layer() -> None:

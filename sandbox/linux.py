@@ -74,10 +74,9 @@ def collapse_heap() -> int:
     """Back this process's anonymous read-write memory with 2 MiB transparent huge pages where the kernel can
     (MADV_COLLAPSE, Linux >= 6.1), and return how many bytes were asked for.
 
-    Done once in the warm worker before it forks: `fork` then copies one page-table entry per 2 MiB instead of
-    512, and a child's exit frees as few, which is most of a child's fixed cost. (A child's first write to such
-    a page still copies only 4 KiB: the kernel splits a shared huge page on write.) Best effort: any failure
-    leaves the memory as it was.
+    Done once in the zygote: `fork` then copies one page-table entry per 2 MiB instead of 512, and a child's exit
+    frees as few. (A child's first write to such a page still copies only 4 KiB: the kernel splits a shared huge
+    page on write, in the writer only.) Best effort: any failure leaves the memory as it was.
     """
     asked = 0
     with open("/proc/self/maps") as f:

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import landlock, layers, linux
+from . import landlock, layers
 from .child import EXIT_MEMORY, ChildPlan
 from .frames import read_frame, write_frame
 from .seccomp import compile_filter
@@ -293,7 +293,6 @@ def main() -> None:
         sys.stderr.flush()
         gc.collect()
         gc.freeze()  # move the warm heap out of the collector's reach: children then do not dirty it by scanning
-        linux.collapse_heap()  # huge pages: cheaper fork and exit for every child
         zygote = Zygote(plan, (ctl_in, ctl_out))  # before any request exists in this process
         spare: Spare | None = Spare.spawn(zygote)
         problem = spare.wait_ready(SPARE_READY_S)  # the first child proves that every layer can be applied

@@ -42,6 +42,9 @@ class Zygote:
             worker_end.close()
             for fd in keep_fds:  # the worker's channel to the supervisor is none of the zygote's business
                 os.close(fd)
+            # Huge pages for its heap, copied now so they are the zygote's own (a write to a huge page shared with
+            # the worker would split it again): a child's fork and exit then handle far fewer page-table entries.
+            linux.collapse_heap()
             _serve(plan, zygote_end)
         zygote_end.close()
         self.pid = pid

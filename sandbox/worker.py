@@ -199,7 +199,7 @@ def run_request(zygote: Zygote, spare: Spare, ctl_fd: int, req: dict[str, Any],
         payload = json.dumps({"code": req["code"], "prelude": req.get("prelude") or []}).encode()
         ran = True
         try:
-            os.write(spare.req_w, payload) if len(payload) < 65536 else _write_all(spare.req_w, payload)
+            _write_all(spare.req_w, payload)  # blocks past the pipe's 64 KiB until the child has read it
         except BrokenPipeError:
             pass  # the child died; its status says how
         os.close(spare.req_w)

@@ -114,6 +114,14 @@ def test_session_error_and_limit_blocks(sb: Sandbox) -> None:
         assert len(s.blocks) == 3
 
 
+def test_large_code_and_session(sb: Sandbox) -> None:
+    big = "xs = [\n" + "    1,\n" * 60_000 + "]\nprint(len(xs))"  # ~400 KB, past any pipe buffer
+    assert sb.run(big).stdout == "60000\n"
+    with sb.session() as s:
+        s.run(big)
+        assert s.run("print(sum(xs))").stdout == "60000\n"
+
+
 def test_session_mutation_survives_replay(sb: Sandbox) -> None:
     with sb.session() as s:
         s.run("xs = []")

@@ -193,7 +193,7 @@ def run_request(zygote: Zygote, spare: Spare, ctl_fd: int, req: dict[str, Any],
         problem = spare.wait_ready(SPARE_READY_S)
         if problem is not None:
             _kill(pid, pidfd)
-            zygote.exit_status(pid)
+            zygote.exit_status(pid, pidfd)
             return {"type": "fatal", "error": problem}, None
         start = time.monotonic()
         payload = json.dumps({"code": req["code"], "prelude": req.get("prelude") or []}).encode()
@@ -259,7 +259,7 @@ def _collect(zygote: Zygote, pid: int, pidfd: int, out_r: int, err_r: int, ctl_f
             break
     if timed_out or over or not exited:
         _kill(pid, pidfd)
-    wstatus = zygote.exit_status(pid)
+    wstatus = zygote.exit_status(pid, pidfd)
     sig = os.WTERMSIG(wstatus) if os.WIFSIGNALED(wstatus) else None
     code = os.WEXITSTATUS(wstatus) if os.WIFEXITED(wstatus) else None
     if timed_out:

@@ -3,11 +3,16 @@ fork children. Children are copies of the zygote, so they carry nothing of any r
 snippets or sessions, not their output, not even freed heap that once held them (the worker, which does see
 requests, never forks a child itself).
 
-The worker talks to it over a SOCK_SEQPACKET pair, and only ever sends it file descriptors, never request data:
+The worker talks to it over a SOCK_SEQPACKET pair, and only ever sends it file descriptors and pids, never request
+data:
     worker -> zygote  b"S" + [req_r, out_w, err_w, ready_w]   fork a child that will use these pipes
     zygote -> worker  b"P" pid + [pidfd]                      the child exists (the pidfd kills it and sees it exit)
-    zygote -> worker  b"X" pid wait-status                    the child has exited and is reaped
-The zygote dies with its worker (parent-death signal, or EOF on the socket), and its children die with it.
+    worker -> zygote  b"R" pid                                reap that exited child (the worker read its status)
+    worker -> zygote  b"W" pid                                reap it and tell me its status (no /proc here) ...
+    zygote -> worker  b"X" pid wait-status                    ... which is this
+The worker reads an exited child's status from /proc while it is a zombie, so the zygote, and one more process
+wake-up, stays off the path of every result. The zygote dies with its worker (parent-death signal, or EOF on the
+socket), and its children die with it.
 """
 
 from __future__ import annotations
@@ -67,11 +72,23 @@ class Zygote:
         pid = next(iter(self._spawned))
         return pid, self._spawned.pop(pid)
 
-    def exit_status(self, pid: int) -> int:
-        """The wait status of child `pid`, once the zygote has reaped it."""
+    def exit_status(self, pid: int, pidfd: int) -> int:
+        """The wait status of child `pid` (blocks until it has exited); the zygote then reaps it."""
+        select.select([pidfd], [], [])
+        status = _zombie_status(pid)
+        if status is not None:
+            self._send(b"R" + _PID.pack(pid))
+            return status
+        self._send(b"W" + _PID.pack(pid))
         while pid not in self._exits:
             self._receive()
         return self._exits.pop(pid)
+
+    def _send(self, msg: bytes) -> None:
+        try:
+            self._sock.send(msg)
+        except OSError as e:
+            raise ZygoteLost(f"zygote channel: {e}") from e
 
     def _receive(self) -> None:
         try:
@@ -98,38 +115,47 @@ class Zygote:
         os.close(self.pidfd)
 
 
+def _zombie_status(pid: int) -> int | None:
+    """The wait status of an exited, not yet reaped child (field 52 of /proc/PID/stat), None if unavailable."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[49]) if fields[0] == "Z" and len(fields) > 49 else None
+
+
 def _serve(plan: ChildPlan, sock: socket.socket) -> NoReturn:
-    """The zygote's loop: fork on request, report each child's pid and, when it exits, its status."""
+    """The zygote's loop: fork on request, report each child's pid, reap children when told."""
     try:
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-        children: dict[int, tuple[int, str | None]] = {}  # pidfd -> (pid, temporary workdir to remove)
-        poller = select.poll()
-        poller.register(sock.fileno(), select.POLLIN)
+        children: dict[int, str | None] = {}  # pid -> temporary workdir to remove once it is reaped
         while True:
-            for fd, _ in poller.poll():
-                if fd == sock.fileno():
-                    msg, fds, _, _ = socket.recv_fds(sock, 16, 4)
-                    if not msg or len(fds) != 4:
-                        os._exit(0)  # the worker is gone (or confused): children die with us
-                    pidfd, pid, tmp = _fork_child(plan, sock, list(children), fds)
-                    children[pidfd] = (pid, tmp)
-                    poller.register(pidfd, select.POLLIN)
-                    socket.send_fds(sock, [b"P" + _PID.pack(pid)], [pidfd])
-                else:
-                    pid, tmp = children.pop(fd)
-                    poller.unregister(fd)
-                    os.close(fd)
-                    _, status = os.waitpid(pid, 0)
-                    if tmp is not None:
-                        shutil.rmtree(tmp, ignore_errors=True)
+            msg, fds, _, _ = socket.recv_fds(sock, 16, 4)
+            kind = msg[:1]
+            if kind == b"S" and len(fds) == 4:
+                pidfd, pid, tmp = _fork_child(plan, sock, fds)
+                children[pid] = tmp
+                socket.send_fds(sock, [b"P" + _PID.pack(pid)], [pidfd])
+                os.close(pidfd)
+            elif kind in (b"R", b"W") and len(msg) == 1 + _PID.size and not fds:
+                (pid,) = _PID.unpack(msg[1:])
+                if pid not in children:
+                    os._exit(1)  # not ours: the worker is confused
+                _, status = os.waitpid(pid, 0)
+                tmp = children.pop(pid)
+                if tmp is not None:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                if kind == b"W":
                     sock.send(b"X" + _EXIT.pack(pid, status))
+            else:
+                os._exit(0)  # EOF (the worker is gone) or nonsense: children die with us
     except BaseException:
         os._exit(1)
     os._exit(0)
 
 
-def _fork_child(plan: ChildPlan, sock: socket.socket, pidfds: list[int],
-                fds: list[int]) -> tuple[int, int, str | None]:
+def _fork_child(plan: ChildPlan, sock: socket.socket, fds: list[int]) -> tuple[int, int, str | None]:
     # Without a tmpfs layer each child gets a fresh directory of its own, removed when it is reaped.
     tmp = None if plan.mount_point is not None else tempfile.mkdtemp(prefix="sandbox-")
     if tmp is not None and plan.uid is not None and plan.gid is not None:
@@ -138,8 +164,6 @@ def _fork_child(plan: ChildPlan, sock: socket.socket, pidfds: list[int],
     pid = os.fork()
     if pid == 0:
         os.close(sock.fileno())
-        for fd in pidfds:
-            os.close(fd)
         child.main(plan, me, tmp or plan.workdir, *fds)
     for fd in fds:
         os.close(fd)

@@ -25,6 +25,7 @@ MS_PRIVATE = 0x40000
 MNT_DETACH = 0x2
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 PR_SET_SECCOMP = 22
 PR_SET_NO_NEW_PRIVS = 38
 SECCOMP_MODE_FILTER = 2
@@ -58,6 +59,12 @@ def umount(target: str, flags: int = MNT_DETACH) -> None:
 def prctl(option: int, arg2: int | ctypes.c_void_p = 0, arg3: int = 0) -> None:
     _check(_libc.prctl(ctypes.c_int(option), arg2 if isinstance(arg2, ctypes.c_void_p) else ctypes.c_ulong(arg2),
                        ctypes.c_ulong(arg3), ctypes.c_ulong(0), ctypes.c_ulong(0)))
+
+
+def set_name(name: str) -> None:
+    """This thread's name as /proc/PID/comm shows it (at most 15 bytes)."""
+    buf = ctypes.create_string_buffer(name.encode()[:15])
+    prctl(PR_SET_NAME, ctypes.c_void_p(ctypes.addressof(buf)))
 
 
 def syscall(number: int, *args: int | ctypes.c_void_p) -> int:

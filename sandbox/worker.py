@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import landlock, layers
-from .child import EXIT_MEMORY, ChildPlan
+from .child import EXIT_MEMORY, EXIT_NAME, ChildPlan
 from .frames import read_frame, write_frame
 from .seccomp import compile_filter
 from .types import LAYERS
@@ -184,8 +184,11 @@ def _kill(pid: int, pidfd: int) -> None:
 
 
 def run_request(zygote: Zygote, spare: Spare, ctl_fd: int, req: dict[str, Any],
-                max_output: int) -> tuple[dict[str, Any], Spare | None]:
-    """Hand `req` to the ready spare child, start preparing the next one, collect the outcome."""
+                max_output: int) -> tuple[dict[str, Any], Spare | None, tuple[int, int] | None]:
+    """Hand `req` to the ready spare child, start preparing the next one, collect the outcome.
+
+    Returns the reply, the next spare, and (pid, pidfd) of the child when it is still to be reaped (after the
+    reply is sent: its exit is then off the result's path)."""
     ran = False
     pid = pidfd = -1
     try:
@@ -194,7 +197,7 @@ def run_request(zygote: Zygote, spare: Spare, ctl_fd: int, req: dict[str, Any],
         if problem is not None:
             _kill(pid, pidfd)
             zygote.exit_status(pid, pidfd)
-            return {"type": "fatal", "error": problem}, None
+            return {"type": "fatal", "error": problem}, None, None
         start = time.monotonic()
         payload = json.dumps({"code": req["code"], "prelude": req.get("prelude") or []}).encode()
         ran = True
@@ -205,11 +208,14 @@ def run_request(zygote: Zygote, spare: Spare, ctl_fd: int, req: dict[str, Any],
         os.close(spare.req_w)
         spare.req_w = -1
         next_spare = Spare.spawn(zygote)  # its set-up overlaps this snippet
-        reply = _collect(zygote, pid, pidfd, spare.out_r, spare.err_r, ctl_fd, start,
-                         start + float(req["timeout"]), max_output)
-        return reply, next_spare
+        reply, reaped = _collect(zygote, pid, pidfd, spare.out_r, spare.err_r, ctl_fd, start,
+                                 start + float(req["timeout"]), max_output)
+        if not reaped:
+            pending, pidfd = (pid, pidfd), -1
+            return reply, next_spare, pending
+        return reply, next_spare, None
     except ZygoteLost as e:
-        return {"type": "lost", "ran": ran, "error": str(e)}, None
+        return {"type": "lost", "ran": ran, "error": str(e)}, None, None
     finally:
         if pidfd >= 0:
             os.close(pidfd)
@@ -223,16 +229,24 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _collect(zygote: Zygote, pid: int, pidfd: int, out_r: int, err_r: int, ctl_fd: int, start: float,
-             deadline: float, max_output: int) -> dict[str, Any]:
-    """Pump the child's output until it exits, enforcing the deadline and the output cap."""
+             deadline: float, max_output: int) -> tuple[dict[str, Any], bool]:
+    """Pump the child's output until it exits or announces its exit, enforcing the deadline and the output cap.
+
+    Returns the reply and whether the child was reaped already (if not, it announced its exit code and was
+    killed; the caller reaps it once the reply is out)."""
     bufs = {out_r: bytearray(), err_r: bytearray()}
     open_fds = {out_r, err_r}
     poller = select.poll()
     for fd in (out_r, err_r, pidfd, ctl_fd):
         poller.register(fd, select.POLLIN)
     timed_out = over = exited = False
+    announced: int | None = None
     total = 0
     while open_fds or not exited:
+        if not open_fds and not exited:  # both pipes closed: did the child announce its exit code?
+            announced = _announced_exit(pid)
+            if announced is not None:
+                break
         left = deadline - time.monotonic()
         if left <= 0:
             timed_out = True
@@ -259,9 +273,12 @@ def _collect(zygote: Zygote, pid: int, pidfd: int, out_r: int, err_r: int, ctl_f
             break
     if timed_out or over or not exited:
         _kill(pid, pidfd)
-    wstatus = zygote.exit_status(pid, pidfd)
-    sig = os.WTERMSIG(wstatus) if os.WIFSIGNALED(wstatus) else None
-    code = os.WEXITSTATUS(wstatus) if os.WIFEXITED(wstatus) else None
+    if announced is not None:
+        sig, code = None, announced
+    else:
+        wstatus = zygote.exit_status(pid, pidfd)
+        sig = os.WTERMSIG(wstatus) if os.WIFSIGNALED(wstatus) else None
+        code = os.WEXITSTATUS(wstatus) if os.WIFEXITED(wstatus) else None
     if timed_out:
         status = "timeout"
     elif over:
@@ -272,9 +289,22 @@ def _collect(zygote: Zygote, pid: int, pidfd: int, out_r: int, err_r: int, ctl_f
         status, code = "memory", 1
     else:
         status = "ok" if code == 0 else "error"
-    return {"type": "result", "status": status, "stdout": bufs[out_r].decode(errors="replace"),
-            "stderr": bufs[err_r].decode(errors="replace"), "returncode": code, "signal": sig,
-            "wall_s": time.monotonic() - start}
+    reply = {"type": "result", "status": status, "stdout": bufs[out_r].decode(errors="replace"),
+             "stderr": bufs[err_r].decode(errors="replace"), "returncode": code, "signal": sig,
+             "wall_s": time.monotonic() - start}
+    return reply, announced is None
+
+
+def _announced_exit(pid: int) -> int | None:
+    """The exit code a child put in its name just before exiting (see `child.announce_exit`), if it did."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            name = f.read().strip()
+    except OSError:
+        return None
+    if name.startswith(EXIT_NAME) and name[len(EXIT_NAME):].isdigit():
+        return int(name[len(EXIT_NAME):])
+    return None
 
 
 def main() -> None:
@@ -309,8 +339,15 @@ def main() -> None:
             spare.close()
             zygote.close()
             return
-        reply, spare = run_request(zygote, spare, ctl_in, req, int(cfg["max_output"]))
+        reply, spare, pending = run_request(zygote, spare, ctl_in, req, int(cfg["max_output"]))
         write_frame(ctl_out, reply)
+        if pending is not None:
+            try:
+                zygote.exit_status(*pending)
+            except ZygoteLost:
+                pass  # the next request finds out, before its snippet reaches a child (see run_request)
+            finally:
+                os.close(pending[1])
 
 
 if __name__ == "__main__":

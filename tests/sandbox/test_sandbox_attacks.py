@@ -50,24 +50,45 @@ def open_dir(tmp_path: Path) -> Path:
     return d
 
 
-def sandbox_pids(sb: Sandbox) -> list[int]:
-    """Live children of `sb`'s workers, or orphans, running as a sandbox uid (there should be none between runs).
+def sandbox_pids(sb: Sandbox, settle_s: float = 1.0) -> list[int]:
+    """Processes of `sb` running as a sandbox uid that should not be there: orphans, and children of a worker's
+    zygote other than its one spare (the newest child, waiting for the next request). There should be none between
+    runs; a child that just ended gets `settle_s` to be reaped. Other sandboxes' children are not counted."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        found = _leftovers(sb)
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
-    Children of other sandboxes on the machine (another test run, a benchmark) are not counted.
-    """
+
+def _leftovers(sb: Sandbox) -> list[int]:
     workers = set(sb.worker_pids())
-    pids = []
+    zygotes = set()
+    for w in workers:
+        try:
+            zygotes.update(int(p) for p in Path(f"/proc/{w}/task/{w}/children").read_text().split())
+        except OSError:
+            pass
+    by_parent: dict[int, list[tuple[int, int]]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             status = dict(line.split(":", 1) for line in Path(f"/proc/{entry}/status").read_text().splitlines()
                           if ":" in line)
+            started = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[19])
         except OSError:
             continue
         uid, ppid = int(status["Uid"].split()[0]), int(status["PPid"])
-        if UID_BASE <= uid < UID_BASE + 64 and (ppid in workers or ppid == 1):
-            pids.append(int(entry))
+        if status["State"].split()[0] == "Z":  # dead, runs nothing: waiting for its parent (or init) to reap it
+            continue
+        if UID_BASE <= uid < UID_BASE + 64 and (ppid in workers | zygotes or ppid == 1):
+            by_parent.setdefault(ppid, []).append((started, int(entry)))
+    pids = []
+    for ppid, kids in by_parent.items():
+        kids.sort()
+        pids += [pid for _, pid in (kids[:-1] if ppid in zygotes else kids)]
     return pids
 
 
@@ -353,6 +374,20 @@ def test_cannot_unshare_or_mount(sb: Sandbox) -> None:
 
 
 # --- crashes and output -------------------------------------------------------------------------------------
+
+def test_forged_exit_announcement_ends_the_snippet(sb: Sandbox) -> None:
+    # A child announces its exit code in its name and closes stdout/stderr; a snippet that fakes this and keeps
+    # running is killed (it only chose its own exit code), and one that just closes its pipes still times out.
+    forge = ("import ctypes, os\nctypes.CDLL(None).prctl(15, b'sbx-exit-0', 0, 0, 0)\nos.close(1)\nos.close(2)\n"
+             "while True:\n    pass")
+    r = sb.run(forge)
+    assert r.status == "ok" and r.wall_s < TIMEOUT, r
+    assert sandbox_pids(sb) == []
+    r = sb.run("import os\nos.close(1)\nos.close(2)\nwhile True:\n    pass")
+    assert r.status == "timeout", r
+    assert sandbox_pids(sb) == []
+    assert_alive(sb)
+
 
 def test_segfault_is_contained(sb: Sandbox) -> None:
     r = sb.run("import ctypes\nctypes.string_at(0)")

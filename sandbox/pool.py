@@ -3,7 +3,8 @@
 Each worker is a separate Python process (see `worker.py`) that serves one request at a time; the pool hands
 idle workers to callers through a queue, so `run` is thread-safe and `run_many` runs one snippet per worker
 concurrently. The worker enforces the snippet's timeout itself; the supervisor gives it `timeout + GRACE_S`
-more and otherwise kills it (and with it, by parent-death signal, its child) and starts a fresh one.
+more and otherwise kills it (and with it, by parent-death signal, its zygote and child) and starts a fresh one.
+A worker whose zygote died answers "lost" and is replaced the same way.
 """
 
 from __future__ import annotations
@@ -106,8 +107,8 @@ class Sandbox:
         tmpfs_mb: size of the per-snippet tmpfs working directory (and the largest file a snippet may write).
         open_files: RLIMIT_NOFILE per snippet.
         processes: RLIMIT_NPROC per snippet (threads count; new processes are forbidden by seccomp anyway).
-        preload: modules imported by each worker before forking. A child cannot read the interpreter's files
-            once confined, so imports of modules outside this list (and not pulled in by them) may fail.
+        preload: modules imported by each worker before forking. A child can read only the interpreter's stdlib
+            and site-packages, so it can import other modules from there too, but anew for every snippet (slow).
         uid_base: children of worker i run as uid/gid ``uid_base + i`` (when started as root). Give concurrent
             sandboxes on one machine distinct ranges so their children share no uid (signals, RLIMIT_NPROC).
         prewarm: each child, prepared before its request, first runs a small SymPy warm-up (output discarded),

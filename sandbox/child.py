@@ -13,6 +13,7 @@ reported on the `ready` pipe and the child exits: a required layer never silentl
 
 from __future__ import annotations
 
+import ast
 import builtins
 import gc
 import json
@@ -30,14 +31,15 @@ from .seccomp import Filter
 EXIT_SETUP_FAILED = 125
 EXIT_NAME = "sbx-exit-"  # + the exit code: see `announce_exit`
 EXIT_MEMORY = 124  # a MemoryError; the worker reports status "memory" and returncode 1 (sys.exit(124) looks alike)
-# Run by each spare child before its request, output discarded. It faults in (copy-on-write) the pages that almost
-# every snippet touches: `from sympy import *` alone writes to ~700 pages (a reference count in each exported
-# object), printing another few hundred. Its results are in the zygote's SymPy cache (the worker's warm-up made
-# them), so it computes next to nothing: it costs the faults the snippet would take anyway, ahead of time.
+# Run by each spare child before its request, output discarded. It faults in (copy-on-write) pages that almost every
+# snippet touches: the SymPy core, the printers, the interpreter's own. Its results are in the zygote's SymPy cache
+# (the worker's warm-up made them), so it computes next to nothing. (It avoids `import *`, which would write to
+# ~700 pages, one reference count in each exported object: see `star_namespace`.)
 PREWARM = """\
-from sympy import *
-x, y, z = symbols('x y z')
-print(factor(x**2 - 1), expand((x + 1)**3), Rational(1, 3) + Rational(1, 6), sqrt(8), Eq(x + 1, 2), [1.5], {'a': 1})
+import sympy as s
+x, y, z = s.symbols('x y z')
+print(s.factor(x**2 - 1), s.expand((x + 1)**3), s.Rational(1, 3) + s.Rational(1, 6), s.sqrt(8), s.Eq(x + 1, 2))
+print([1.5], {'a': (1, 'b')})
 """
 
 
@@ -57,6 +59,7 @@ class ChildPlan:
     landlock_reads: list[str] | None  # without a tmpfs layer: the child builds its own ruleset from these
     seccomp: Filter | None
     prewarm: bool
+    star_ns: dict[str, object] | None  # a script's namespace after `from sympy import *`, made by the worker
 
 
 def confine(plan: ChildPlan, parent_pid: int, workdir: str, out_fd: int, err_fd: int) -> None:
@@ -111,13 +114,42 @@ def _write_err(text: str) -> None:
         os.write(2, text.encode(errors="replace")[-4096:])
 
 
-def _exec_block(code: str, filename: str, ns: dict[str, object]) -> None:
+def _exec_block(code: str, filename: str, ns: dict[str, object], tree: ast.Module | None = None) -> None:
     lines = code.splitlines(keepends=True)
     linecache.cache[filename] = (len(code), None, lines, filename)  # tracebacks show snippet lines, no file read
-    exec(compile(code, filename, "exec"), ns)
+    exec(compile(tree if tree is not None else code, filename, "exec"), ns)
 
 
-def _replay(prelude: list[str], ns: dict[str, object]) -> None:
+def star_namespace(first_block: str, star_ns: dict[str, object] | None) -> tuple[dict[str, object], ast.Module | None]:
+    """The namespace a script starts in, and the first block's syntax tree if it was changed.
+
+    Most snippets open with `from sympy import *`, which increments the reference count of ~1,000 objects spread
+    over ~700 pages of the shared heap: ~700 copy-on-write faults, a third of a small snippet's cost. When the
+    first statements of the first block are exactly that, they become `pass` and the script starts in
+    `star_ns`, the namespace the worker made by running that very import (this child's private copy of it): the
+    same names bound to the same objects, without touching them. Anything else runs as written.
+    """
+    fresh: dict[str, object] = {"__name__": "__main__", "__builtins__": builtins}
+    if star_ns is None or "sympy import" not in first_block:
+        return fresh, None
+    try:
+        tree = ast.parse(first_block)
+    except SyntaxError:
+        return fresh, None  # compile() raises it again, from the snippet
+    leading = 0
+    for stmt in tree.body:
+        if not (isinstance(stmt, ast.ImportFrom) and stmt.module == "sympy" and not stmt.level
+                and [a.name for a in stmt.names] == ["*"]):
+            break
+        leading += 1
+    if not leading:
+        return fresh, None
+    for i in range(leading):
+        tree.body[i] = ast.copy_location(ast.Pass(), tree.body[i])
+    return star_ns, tree
+
+
+def _replay(prelude: list[str], ns: dict[str, object], first_tree: ast.Module | None) -> None:
     """Re-run earlier session blocks with their output discarded; errors are ignored (see Session)."""
     saved_out, saved_err = os.dup(1), os.dup(2)
     os.dup2(0, 1)  # fd 0 is /dev/null opened read-write
@@ -125,7 +157,7 @@ def _replay(prelude: list[str], ns: dict[str, object]) -> None:
     try:
         for i, block in enumerate(prelude):
             try:
-                _exec_block(block, f"<block {i + 1}>", ns)
+                _exec_block(block, f"<block {i + 1}>", ns, first_tree if i == 0 else None)
             except BaseException:
                 pass
             finally:
@@ -138,17 +170,17 @@ def _replay(prelude: list[str], ns: dict[str, object]) -> None:
         os.close(saved_err)
 
 
-def run(code: str, prelude: list[str]) -> NoReturn:
+def run(code: str, prelude: list[str], star_ns: dict[str, object] | None = None) -> NoReturn:
     """Execute `code` like a script (after replaying `prelude`) and `_exit` with a meaningful code."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     sys.argv = ["<snippet>"]
-    ns: dict[str, object] = {"__name__": "__main__", "__builtins__": builtins}
     exit_code = 0
+    ns, first_tree = star_namespace(prelude[0] if prelude else code, star_ns)
     try:
         if prelude:
-            _replay(prelude, ns)
-        _exec_block(code, "<snippet>", ns)
+            _replay(prelude, ns, first_tree)
+        _exec_block(code, "<snippet>", ns, None if prelude else first_tree)
     except SystemExit as e:
         if e.code is None or isinstance(e.code, int):
             exit_code = e.code or 0
@@ -204,6 +236,6 @@ def main(plan: ChildPlan, parent_pid: int, workdir: str, req_fd: int, out_fd: in
             os._exit(EXIT_SETUP_FAILED)
         code, prelude = read_request(req_fd)
         os.closerange(3, 2**31 - 1)  # no inherited fds: the request and ready pipes, anything of the zygote's
-        run(code, prelude)
+        run(code, prelude, plan.star_ns)
     finally:
         os._exit(EXIT_SETUP_FAILED)

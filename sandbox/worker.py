@@ -15,6 +15,7 @@ gone), and its zygote and children die with it.
 
 from __future__ import annotations
 
+import builtins
 import gc
 import importlib
 import json
@@ -117,8 +118,17 @@ def _setup(cfg: dict[str, Any]) -> tuple[ChildPlan, dict[str, bool], list[str]]:
         root=ROOT if use_root else None, stdin_fd=os.open("/dev/null", os.O_RDWR), limits=limits, uid=uid, gid=gid,
         ruleset_fd=ruleset_fd if isinstance(ruleset_fd, int) else None, landlock_reads=landlock_reads,
         seccomp=seccomp_filter if seccomp_filter is not True else None,
-        prewarm=bool(cfg.get("prewarm", True)))
+        prewarm=bool(cfg.get("prewarm", True)), star_ns=_star_namespace())
     return plan, active, problems
+
+
+def _star_namespace() -> dict[str, object] | None:
+    """A script's namespace after `from sympy import *` (see `child.star_namespace`), if sympy is preloaded."""
+    if "sympy" not in sys.modules:
+        return None
+    ns: dict[str, object] = {"__name__": "__main__", "__builtins__": builtins}
+    exec("from sympy import *", ns)
+    return ns
 
 
 def _warm(preload: list[str]) -> None:

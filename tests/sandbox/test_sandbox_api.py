@@ -39,6 +39,22 @@ def test_script_semantics(sb: Sandbox) -> None:
     assert sb.run("print(__name__)").stdout == "__main__\n"
 
 
+def test_sympy_star_import_means_what_it_says(sb: Sandbox) -> None:
+    # A leading `from sympy import *` starts the snippet in a namespace prepared by the worker: it must be exactly
+    # what the import makes, and any other snippet must start empty.
+    check = ("import sympy\nprint(sorted(globals()) == sorted(['__name__', '__builtins__', 'sympy', *sympy.__all__]),"
+             " all(globals()[n] is getattr(sympy, n) for n in sympy.__all__))")
+    assert sb.run("from sympy import *\n" + check).stdout == "True True\n"
+    assert sb.run("print(sorted(globals()))").stdout == "['__builtins__', '__name__']\n"
+    assert sb.run("N = 3\nfrom sympy import *\nprint(N is not 3)").stdout == "True\n"  # the import shadows N
+    r = sb.run("from sympy import *\nx = symbols('x')\n1 / 0")
+    assert 'File "<snippet>", line 3' in r.stderr, r  # line numbers unchanged
+    with sb.session() as s:
+        s.run("from sympy import *\nN = 5")
+        assert s.run("print(N)").stdout == "5\n"
+        assert s.run("from sympy import *\nprint(N is not 5)").stdout == "True\n"
+
+
 def test_error_traceback_is_short(sb: Sandbox) -> None:
     r = sb.run("x = 1\n1 / 0")
     assert r.status == "error" and r.returncode == 1

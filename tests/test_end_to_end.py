@@ -21,7 +21,7 @@ def test_readme_command_scores_the_example_and_runs_model_code_in_the_sandbox(tm
     # The table: the problem header, one row per step with its score.
     assert "A bakery sells muffins" in proc.stdout and "reward" in proc.stdout
     for step in range(1, 5):
-        assert f"│    {step} │ 0." in proc.stdout or f"│    {step} │ 1." in proc.stdout
+        assert f"│ {step} │ 0." in proc.stdout or f"│ {step} │ 1." in proc.stdout
     [line] = out.read_text().splitlines()
     result = json.loads(line)
     assert len(result["step_scores"]) == 4 and all(0.0 <= s <= 1.0 for s in result["step_scores"])

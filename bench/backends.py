@@ -24,7 +24,7 @@ N = 32  # solutions (the first N of DATA)
 MODES = ["direct", "critique"]  # direct: one verdict per step; critique: a short critique first
 MAX_TOKENS = 32  # critique budget per step: small, so the run stays within minutes on 2 cores
 BATCH_SIZE = 32  # chains kept alive together: all 32 solutions in one round, for both backends
-DTYPE = "bfloat16"  # both backends' default
+DTYPE = "auto"  # both backends' default: bf16 where the device runs it natively, else fp32
 
 
 def load(path: Path, n: int) -> list[Solution]:

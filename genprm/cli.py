@@ -40,7 +40,9 @@ def verify(
                                                    "SmolLM2-135M-Instruct is its base).")] = None,
     backend: Annotated[str, typer.Option(help="Backend: hf (transformers), vllm (offline vLLM) or openai (an "
                                               "OpenAI-compatible server; key from $OPENAI_API_KEY).")] = "hf",
-    dtype: Annotated[str, typer.Option(help="Weight dtype for the hf and vllm backends.")] = "bfloat16",
+    dtype: Annotated[str, typer.Option(help="Weight dtype for the hf and vllm backends: auto (bfloat16 where the "
+                                            "device runs it natively, else float32), bfloat16, float16, "
+                                            "float32.")] = "auto",
     base_url: Annotated[str | None, typer.Option(help="openai backend: the server, e.g. http://127.0.0.1:8000/v1 "
                                                       "(default: $OPENAI_BASE_URL).")] = None,
     tokenizer: Annotated[str | None, typer.Option(help="openai backend: a local tokenizer whose chat template "

@@ -1,7 +1,14 @@
-"""Terminal output: a result as a rich table, a batch as a summary table."""
+"""Terminal output: a result as a rich table, a batch as a summary table.
+
+The default view fits an 80-column terminal with one line per step (long text is cut with "…", never wrapped) and
+shows, for each step, the evidence behind its verdict: what the step's code printed, then the critique's last
+sentence before the verdict question (its conclusion; the first line only restates the step). `-v` shows every
+critique and code run in full.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from rich.console import Console, Group
@@ -11,34 +18,84 @@ from rich.text import Text
 
 from genprm.types import StepVerdict, VerificationResult
 
+# Fenced blocks in a critique (the model's code, the sandbox's output): the evidence column shows the output on its
+# own, so the sentence search skips them.
+_FENCED = re.compile(r"```.*?(?:```|$)", re.DOTALL)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
 
 def result_view(result: VerificationResult, verbose: bool = False) -> Group:
-    """The problem header, then one row per step: score, verdict, the critique's first line, code status."""
+    """The problem header, one row per step (score, verdict, step, evidence) and a footer with the reward."""
+    subtitle = f"{result.model} · {result.protocol}/{result.mode}"
+    if verbose and result.dtype:
+        subtitle += f" · {result.dtype}"
     header = Panel(Text(result.solution.problem), title=f"[bold]{result.solution.id or 'solution'}[/]",
-                   subtitle=f"{result.model} · {result.protocol}/{result.mode}", expand=True)
-    table = Table(expand=True, show_lines=verbose)
-    table.add_column("Step", justify="right", no_wrap=True)
-    table.add_column("Score", justify="right", no_wrap=True)
-    table.add_column("Verdict", no_wrap=True)
-    table.add_column("Step text", ratio=2)
-    table.add_column("Critique" if verbose else "Critique (first line)", ratio=3)
-    table.add_column("Code", no_wrap=True)
-    for step in result.steps:
-        marker = " ← first error" if step.index == result.first_error else ""
-        style = "green" if step.verdict else "red"
-        verdict = Text(("correct" if step.verdict else "incorrect") + marker, style=style)
-        if step.forced:
-            verdict.append(" (forced)", style="dim")
-        critique = step.critique if verbose else _first_line(step.critique)
-        table.add_row(str(step.index + 1), f"{step.score:.3f}", verdict, step.text, critique, _code_status(step))
+                   subtitle=subtitle, expand=True)
+    table = _verbose_table(result) if verbose else _compact_table(result)
     first = "none" if result.first_error < 0 else f"step {result.first_error + 1}"
     footer = Text.assemble(("reward ", "bold"), f"{result.reward:.3f} ({result.aggregation})   ",
                            ("first error ", "bold"), f"{first} (threshold {result.threshold})   ",
                            ("time ", "bold"), f"{result.wall_s:.1f}s")
+    if not verbose and any(step.forced for step in result.steps):
+        footer.append("\n* verdict forced: the critique did not reach it within --max-tokens", style="dim")
     parts: list = [header, table, footer]
     if verbose:
         parts += [_code_details(step) for step in result.steps if step.code_runs]
     return Group(*parts)
+
+
+def _compact_table(result: VerificationResult) -> Table:
+    table = Table(expand=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Score", justify="right", no_wrap=True)
+    table.add_column("Verdict", no_wrap=True)
+    table.add_column("Step", ratio=1, no_wrap=True, overflow="ellipsis", min_width=12)
+    table.add_column("Evidence (-v: all)", ratio=1, no_wrap=True, overflow="ellipsis", min_width=16)
+    for step in result.steps:
+        verdict = Text("correct" if step.verdict else "wrong", style="green" if step.verdict else "red")
+        if step.index == result.first_error:
+            verdict.append(" ◀", style="bold red")
+        if step.forced:
+            verdict.append("*", style="dim")
+        table.add_row(str(step.index + 1), f"{step.score:.3f}", verdict, _one_line(step.text), evidence(step))
+    return table
+
+
+def _verbose_table(result: VerificationResult) -> Table:
+    table = Table(expand=True, show_lines=True)
+    table.add_column("Step", justify="right", no_wrap=True)
+    table.add_column("Score", justify="right", no_wrap=True)
+    table.add_column("Verdict", no_wrap=True)
+    table.add_column("Step text", ratio=2)
+    table.add_column("Critique", ratio=3)
+    table.add_column("Code", no_wrap=True)
+    for step in result.steps:
+        marker = " ← first error" if step.index == result.first_error else ""
+        verdict = Text(("correct" if step.verdict else "incorrect") + marker, style="green" if step.verdict else "red")
+        if step.forced:
+            verdict.append(" (forced)", style="dim")
+        table.add_row(str(step.index + 1), f"{step.score:.3f}", verdict, step.text, step.critique, _code_status(step))
+    return table
+
+
+def evidence(step: StepVerdict) -> Text:
+    """One line: the step's code output ("out: 12 True"; the status where it did not run cleanly), then the
+    critique's conclusion (its last sentence before the verdict question)."""
+    out = Text()
+    for run in step.code_runs:
+        printed = _one_line(run.stdout if run.status == "ok" else f"{run.status}: {run.stderr or run.stdout}")
+        out.append(f"out: {printed or '(none)'}; ", style="cyan" if run.status == "ok" else "yellow")
+    out.append(conclusion(step.critique))
+    return out
+
+
+def conclusion(critique: str) -> str:
+    """The critique's last sentence outside code and output blocks, skipping a trailing verdict question."""
+    prose = _one_line(_FENCED.sub(" ", critique))
+    sentences = [s for s in _SENTENCE_END.split(prose) if s.strip()]
+    while sentences and sentences[-1].rstrip().endswith("?"):
+        sentences.pop()  # the verdict question ("Is the step correct (Yes/No)?") the critique ends with
+    return sentences[-1].strip() if sentences else ""
 
 
 def batch_view(results: Sequence[VerificationResult]) -> Table:
@@ -55,8 +112,8 @@ def print_result(console: Console, result: VerificationResult, verbose: bool = F
     console.print(result_view(result, verbose))
 
 
-def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _code_status(step: StepVerdict) -> str:

@@ -117,6 +117,8 @@ class VerificationResult:
     wall_s: float = 0.0
     score_source: str = "logprobs"
     """"logprobs", or "verdict_text" when the backend's server gave no logprobs and scores are 0/1 from the text."""
+    dtype: str = ""
+    """The dtype the model ran in ("bfloat16", "float32", ...); "" where unknown (a served model, older files)."""
 
     @property
     def step_scores(self) -> list[float]:
@@ -141,6 +143,7 @@ class VerificationResult:
             "mode": self.mode,
             "wall_s": self.wall_s,
             "score_source": self.score_source,
+            "dtype": self.dtype,
         }
 
     def to_json(self, **kwargs: Any) -> str:
@@ -160,4 +163,5 @@ class VerificationResult:
             mode=d.get("mode", ""),
             wall_s=d.get("wall_s", 0.0),
             score_source=d.get("score_source", "logprobs"),
+            dtype=d.get("dtype", ""),
         )

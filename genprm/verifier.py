@@ -273,7 +273,8 @@ class Verifier:
                                   aggregation=cfg.agg, threshold=cfg.threshold, model=self.backend.name,
                                   protocol=self.protocol.name, mode=cfg.mode,
                                   wall_s=time.perf_counter() - slot.started,
-                                  score_source=getattr(self.backend, "score_source", "logprobs"))
+                                  score_source=getattr(self.backend, "score_source", "logprobs"),
+                                  dtype=getattr(self.backend, "dtype", ""))
 
 
 @dataclass

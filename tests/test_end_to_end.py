@@ -21,7 +21,7 @@ def test_readme_command_scores_the_example_and_runs_model_code_in_the_sandbox(tm
     # The table: the problem header, one row per step with its score.
     assert "A bakery sells muffins" in proc.stdout and "reward" in proc.stdout
     for step in range(1, 5):
-        assert f"│    {step} │ 0." in proc.stdout or f"│    {step} │ 1." in proc.stdout
+        assert f"│ {step} │ 0." in proc.stdout or f"│ {step} │ 1." in proc.stdout
     [line] = out.read_text().splitlines()
     result = json.loads(line)
     assert len(result["step_scores"]) == 4 and all(0.0 <= s <= 1.0 for s in result["step_scores"])
@@ -50,14 +50,17 @@ def test_thinkprm_protocol_on_the_real_model(hf_backend):
     assert all("\\boxed{" in step.critique for step in r.steps)
 
 
-def test_the_wheel_carries_the_prompts(tmp_path):
+def test_the_wheel_carries_the_prompts_and_the_model_and_builds_quietly(tmp_path):
     import zipfile
 
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                           str(tmp_path), str(ROOT)], check=True, capture_output=True, text=True)
+    assert "Warning" not in proc.stderr, proc.stderr  # setuptools' warnings are what a newcomer sees first
     [wheel] = tmp_path.glob("genprm-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "genprm/prompts/genprm.jinja" in names and "genprm/prompts/thinkprm.jinja" in names
+    assert "genprm/models/genprm-smollm2-135m-lora/adapter_model.safetensors" in names
+    assert "genprm/eval/templates/report.html.jinja" in names and "genprm/backends/device.py" in names
     # every package of the checkout is in the wheel (a package missing from pyproject's list would not be)
     for init in [*ROOT.glob("genprm/**/__init__.py"), *ROOT.glob("sandbox/**/__init__.py")]:
         assert str(init.relative_to(ROOT)) in names, init

@@ -22,6 +22,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from transformers.utils import logging as hf_logging
 
 from genprm.backends.base import GenerateRequest, Generation, ScoreRequest
+from genprm.backends.device import default_device, resolve_dtype, use_threads
 from genprm.backends.weights import DEFAULT_MODEL, resolve_model
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values), each (1, heads, T, head_dim)
@@ -89,21 +90,30 @@ class HFBackend:
 
     Args:
         model: a local directory, a .gguf file, a hub id, or None for the default model.
-        dtype: weight dtype; "bfloat16" halves memory traffic, which is what bounds CPU decoding.
+        dtype: weight dtype: "auto" (bf16 where the device runs it natively, else fp32; see
+            `genprm.backends.device`), "bfloat16", "float16" or "float32".
         max_batch: most sequences decoded together.
         cache_entries: most prefixes kept in the prefix cache.
         prefix_cache: False re-encodes every prompt from scratch (for the benchmark that measures the cache).
+        device: "cpu", "cuda", ...; None = CUDA if present, else the CPU.
+        threads: torch threads on the CPU; 0 = $OMP_NUM_THREADS if set, else every core this process may use.
     """
 
-    def __init__(self, model: str | None = None, dtype: str = "bfloat16", max_batch: int = 8,
-                 cache_entries: int = 32, prefix_cache: bool = True, device: str | None = None) -> None:
+    def __init__(self, model: str | None = None, dtype: str = "auto", max_batch: int = 8,
+                 cache_entries: int = 32, prefix_cache: bool = True, device: str | None = None,
+                 threads: int = 0) -> None:
         hf_logging.set_verbosity_error()  # load-time progress bars and notices would bury the results table
         hf_logging.disable_progress_bar()
+        self.device = torch.device(device) if device else default_device()
+        if self.device.type == "cpu":
+            use_threads(threads)
+        self.dtype_choice = resolve_dtype(dtype, self.device)
+        self.dtype = self.dtype_choice.dtype
+        """The dtype the weights run in (recorded in every result)."""
         path = resolve_model(model)
         self.name = model or DEFAULT_MODEL
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).eval()
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype_choice.torch_dtype).eval()
         self.model.to(self.device)
         self.max_batch = max_batch
         self.cache = PrefixCache(cache_entries if prefix_cache else 0)

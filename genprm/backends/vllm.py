@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from genprm.backends.base import GenerateRequest, Generation, ScoreRequest
+from genprm.backends.device import resolve_dtype
 from genprm.backends.weights import DEFAULT_MODEL, resolve_model
 from genprm.errors import ConfigError
 
@@ -42,7 +43,8 @@ class VLLMBackend:
     Args:
         model: a local directory, a .gguf file (converted to safetensors once), a hub id, or None for the default
             model.
-        dtype: weight dtype ("bfloat16", "float16", "float32", "auto").
+        dtype: weight dtype: "auto" (bf16 where the device runs it natively: a GPU with bf16, a CPU with
+            AVX512-BF16/AMX; fp16 on older GPUs; fp32 on other CPUs), "bfloat16", "float16" or "float32".
         tensor_parallel_size: GPUs to shard the model over.
         gpu_memory_utilization: fraction of each GPU's memory vLLM may take (weights + KV cache).
         enforce_eager: skip torch.compile / CUDA graphs. None = True on CPU (starts in ~13 s instead of ~50 s) and
@@ -53,7 +55,7 @@ class VLLMBackend:
         **engine_options: anything else `vllm.LLM` accepts (e.g. `max_num_seqs`, `quantization`).
     """
 
-    def __init__(self, model: str | None = None, dtype: str = "bfloat16", tensor_parallel_size: int = 1,
+    def __init__(self, model: str | None = None, dtype: str = "auto", tensor_parallel_size: int = 1,
                  gpu_memory_utilization: float = 0.9, enforce_eager: bool | None = None,
                  max_model_len: int | None = None, max_batch: int | None = None, seed: int = 0,
                  **engine_options: Any) -> None:
@@ -70,8 +72,13 @@ class VLLMBackend:
         on_cpu = current_platform.is_cpu()
         if on_cpu:
             _use_all_cores(tensor_parallel_size)
+        # Our `auto`, not vLLM's (which follows the checkpoint: fp32 for genprm's merged models, fp16 on GPUs).
+        self.dtype_choice = resolve_dtype(dtype, "cpu" if on_cpu else "cuda" if current_platform.is_cuda() else
+                                          current_platform.device_type)
+        self.dtype = self.dtype_choice.dtype
+        """The dtype the weights run in (recorded in every result)."""
         self.name = model or DEFAULT_MODEL
-        self.llm = vllm.LLM(resolve_model(model), dtype=dtype, tensor_parallel_size=tensor_parallel_size,
+        self.llm = vllm.LLM(resolve_model(model), dtype=self.dtype, tensor_parallel_size=tensor_parallel_size,
                             gpu_memory_utilization=gpu_memory_utilization,
                             enforce_eager=on_cpu if enforce_eager is None else enforce_eager,
                             max_model_len=max_model_len, enable_prefix_caching=True, seed=seed, **engine_options)

@@ -150,12 +150,16 @@ def eval_command(
     mode: Annotated[str, typer.Option(help="Verifier mode.")] = "code",
     max_tokens: Annotated[int, typer.Option(help="Critique token budget per step.")] = 160,
     batch_size: Annotated[int, typer.Option(help="Critiques generated together.")] = 8,
+    threads: Annotated[int, typer.Option(help="torch threads (0 = $OMP_NUM_THREADS if set, else every core this "
+                                              "process may use).")] = 0,
+    dtype: Annotated[str, typer.Option(help="Weight dtype: auto (bfloat16 where the device runs it natively, else "
+                                            "float32), bfloat16, float16, float32.")] = "auto",
 ) -> None:
     """Base vs distilled on held-out data: ProcessBench F1, step AUROC, outcome AUROC."""
     from genprm.distill.evaluate import eval_stage
 
     eval_stage(model, str(out_dir), base, gsm8k_train, heldout_rows, model_solutions, prmbench, real_labelled, n,
-               mode, max_tokens, batch_size, log=_log)
+               mode, max_tokens, batch_size, threads=threads, dtype=dtype, log=_log)
 
 
 @distill_app.command()

@@ -107,8 +107,11 @@ def verify_set(verifier: Callable[[], Any], solutions: Sequence[Solution], out: 
 
 
 def evaluate_models(models: dict[str, str | None], sets: dict[str, list[Solution]], out_dir: str | Path,
-                    config: VerifierConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """{model tag: {set: metrics}}; also written to out_dir/metrics.json and out_dir/metrics.md."""
+                    config: VerifierConfig, log: Callable[[str], None] = print, dtype: str = "auto",
+                    threads: int = 0) -> dict[str, Any]:
+    """{model tag: {set: metrics}}; also written to out_dir/metrics.json and out_dir/metrics.md.
+
+    `dtype` and `threads` are the transformers backend's (auto: bf16 only where native; every usable core)."""
     out_dir = Path(out_dir)
     table: dict[str, Any] = {}
     for tag, model in models.items():
@@ -116,12 +119,14 @@ def evaluate_models(models: dict[str, str | None], sets: dict[str, list[Solution
         with contextlib.ExitStack() as stack:
 
             @functools.cache
-            def verifier(model: str | None = model) -> Any:
+            def verifier(model: str | None = model, tag: str = tag) -> Any:
                 """One model load per model, whatever the number of sets, and none when all are scored already."""
                 from genprm.backends.hf import HFBackend
                 from genprm.verifier import Verifier
 
-                return stack.enter_context(Verifier(HFBackend(model, max_batch=config.batch_size), config))
+                backend = HFBackend(model, dtype=dtype, max_batch=config.batch_size, threads=threads)
+                log(f"{tag}: {backend.name} in {backend.dtype_choice}")
+                return stack.enter_context(Verifier(backend, config))
 
             for name, solutions in sets.items():
                 log(f"{tag} on {name} ({len(solutions)} solutions)")
@@ -152,16 +157,12 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
                model_solutions: str = "../shared/data/gsm8k/model_solutions.jsonl",
                prmbench_files: list[str] | None = None, real_labelled: str = "bench/data/gsm8k_real_labelled.jsonl",
                n: int = 60, mode: str = "code", max_tokens: int = 160,
-               batch_size: int = 8, threads: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
+               batch_size: int = 8, threads: int = 0, dtype: str = "auto",
+               log: Callable[[str], None] = print) -> dict[str, Any]:
     """Evaluate the distilled `model` (and the base model when `base`) on the four sets; returns the table.
 
     `n` sizes the gsm8k-heldout and gsm8k-model sets (prmbench gets n // 2); gsm8k-real is used whole."""
     from genprm.distill.stages import parse_rows
-
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
 
     start, end = parse_rows(heldout_rows)
     sets: dict[str, list[Solution]] = {}
@@ -178,6 +179,6 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
     if model:
         models["distilled"] = model
     config = VerifierConfig(mode=mode, max_tokens=max_tokens, batch_size=batch_size)
-    table = evaluate_models(models, sets, out_dir, config, log)
+    table = evaluate_models(models, sets, out_dir, config, log, dtype=dtype, threads=threads)
     log(markdown(table))
     return table

@@ -2,7 +2,9 @@
 
 Why not TRL's SFTTrainer: the loss mask here is not "completion only" but "assistant turns minus the sandbox's
 output blocks", which the dialogue renderer already computes token by token; a 100-line loop keeps that exact and
-keeps the CPU recipe (fp32 weights under bf16 autocast) explicit.
+keeps the CPU recipe explicit: fp32 weights, under bf16 autocast where the CPU runs bf16 natively (AVX512-BF16,
+AMX: ~3.5x faster than fp32) and in plain fp32 elsewhere (an AVX2-only CPU emulates bf16 ~70x slower); see
+`genprm.backends.device`. The choice is logged, and recorded in every train_log.jsonl line and the summary.
 
 1) examples: JSONL -> `datasets` (Arrow cache in output_dir) -> `map` renders each record through the protocol and
    the chat template and tokenizes it with its labels (-100 off the critiques) -> too-long ones dropped
@@ -27,6 +29,7 @@ from typing import Any
 
 import torch
 
+from genprm.backends.device import autocast_bf16, use_threads
 from genprm.distill.dialogue import render_with_spans, tokenize_with_labels
 from genprm.distill.teachers import Critique
 from genprm.distill.train_config import TrainConfig
@@ -68,7 +71,8 @@ def build_examples(cfg: TrainConfig, tokenizer: Any) -> tuple[Any, Any, dict[str
 
 
 def load_model(cfg: TrainConfig) -> tuple[Any, Any, str]:
-    """The model in fp32 (autocast supplies the bf16 speed), wrapped in LoRA if asked; its tokenizer and path."""
+    """The model in fp32 (autocast supplies bf16 speed where it is native), wrapped in LoRA if asked; its tokenizer
+    and path."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from genprm.backends.weights import BASE_MODEL, resolve_model
@@ -103,9 +107,10 @@ def collate(rows: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
-def _loss_sum(model: Any, batch: dict[str, torch.Tensor], autocast: bool) -> tuple[torch.Tensor, int]:
-    """Summed token loss over trained tokens (so accumulation weights every token equally) and their count."""
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+def _loss_sum(model: Any, batch: dict[str, torch.Tensor], bf16: bool) -> tuple[torch.Tensor, int]:
+    """Summed token loss over trained tokens (so accumulation weights every token equally) and their count;
+    the forward pass under bf16 autocast when `bf16`."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     # (B, T, V) -> predict token t+1 from position t
     logits, targets = logits[:, :-1].float(), batch["labels"][:, 1:]
@@ -115,12 +120,12 @@ def _loss_sum(model: Any, batch: dict[str, torch.Tensor], autocast: bool) -> tup
 
 
 @torch.no_grad()
-def evaluate_loss(model: Any, data: Any, cfg: TrainConfig, pad_id: int) -> float:
+def evaluate_loss(model: Any, data: Any, cfg: TrainConfig, pad_id: int, bf16: bool) -> float:
     model.eval()
     total, count = 0.0, 0
     for start in range(0, len(data), cfg.batch_size):
         rows = [data[i] for i in range(start, min(start + cfg.batch_size, len(data)))]
-        loss, n = _loss_sum(model, collate(rows, pad_id), cfg.autocast)
+        loss, n = _loss_sum(model, collate(rows, pad_id), bf16)
         total, count = total + float(loss), count + n
     model.train()
     return total / max(count, 1)
@@ -130,8 +135,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
     """Fine-tune; returns the summary also written to output_dir/train_summary.json."""
     from tqdm import tqdm
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    threads = use_threads(cfg.threads)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     if (out / "train_summary.json").exists():
@@ -139,6 +143,10 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
         return json.loads((out / "train_summary.json").read_text())
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
+    compute = autocast_bf16(cfg.autocast, "cpu")
+    bf16 = compute.dtype == "bfloat16"
+    log(f"compute: fp32 weights{' under bf16 autocast' if bf16 else ', fp32 matmuls'} ({compute.reason}); "
+        f"{threads} torch threads")
     model, tokenizer, base_path = load_model(cfg)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     t0 = time.perf_counter()
@@ -191,7 +199,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
         loss_total = 0.0
         for rows in batches:
             batch = collate(rows, pad_id)
-            loss, _ = _loss_sum(model, batch, cfg.autocast)
+            loss, _ = _loss_sum(model, batch, bf16)
             (loss / max(n_trained, 1)).backward()
             loss_total += float(loss.detach())
             tokens_seen += int(batch["attention_mask"].sum())
@@ -201,10 +209,10 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
         state["step"] = step + 1
         train_loss = loss_total / max(n_trained, 1)
         entry: dict[str, Any] = {"step": state["step"], "loss": round(train_loss, 4),
-                                 "lr": scheduler.get_last_lr()[0]}
+                                 "lr": scheduler.get_last_lr()[0], "dtype": compute.dtype}
         tok_s = tokens_seen / max(time.perf_counter() - started, 1e-9)
         if eval_data is not None and (state["step"] % cfg.eval_every == 0 or state["step"] == total_steps):
-            entry["eval_loss"] = round(evaluate_loss(model, eval_data, cfg, pad_id), 4)
+            entry["eval_loss"] = round(evaluate_loss(model, eval_data, cfg, pad_id, bf16), 4)
         state["history"].append(entry)
         bar.set_postfix(loss=f"{train_loss:.3f}", tok_s=f"{tok_s:.0f}",
                         **({"eval": f"{entry['eval_loss']:.3f}"} if "eval_loss" in entry else {}))
@@ -231,6 +239,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
                "first_loss": state["history"][0]["loss"] if state["history"] else None,
                "eval_loss": next((h["eval_loss"] for h in reversed(state["history"]) if "eval_loss" in h), None),
                "seconds_this_run": round(time.perf_counter() - started, 1), "tokens_this_run": tokens_seen,
+               "dtype": compute.dtype, "dtype_reason": compute.reason, "threads": threads,
                "config": {k: getattr(cfg, k) for k in cfg.field_names()}}
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
     return summary
@@ -266,6 +275,6 @@ def _resume(out: Path, model: Any, optimizer: Any, scheduler: Any, lora: bool) -
 def _save_final(out: Path, model: Any, tokenizer: Any, cfg: TrainConfig) -> None:
     """An adapter (bf16, small enough to ship) or a full bf16 model, with the tokenizer beside it."""
     model.eval()
-    model = model.to(torch.bfloat16)  # halves the files on disk; the verifier runs in bf16 anyway
+    model = model.to(torch.bfloat16)  # halves the files on disk; a verifier loads it in the dtype it runs fast
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)

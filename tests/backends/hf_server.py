@@ -1,6 +1,6 @@
 """A small real OpenAI-compatible server over HTTP: the transformers backend behind `/v1/completions`.
 
-    python tests/backends/hf_server.py --port 0 [--dtype float32] [--max-logprobs 5] [--no-logprobs]
+    python tests/backends/hf_server.py --port 0 [--dtype auto] [--max-logprobs 5] [--no-logprobs]
 
 Prints `listening on http://127.0.0.1:PORT/v1` once it serves. It implements what genprm's OpenAI backend uses:
 `GET /v1/models`, and `POST /v1/completions` with `prompt`, `max_tokens`, `temperature`, `seed`, `stop` and
@@ -96,7 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--model", default=None, help="default: genprm's default model")
-    parser.add_argument("--dtype", default="bfloat16")
+    parser.add_argument("--dtype", default="auto")
     parser.add_argument("--max-logprobs", type=int, default=20)
     parser.add_argument("--no-logprobs", action="store_true")
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Runs the vLLM backend on the default model and prints what the tests check, as one JSON line.
 
-    python tests/backends/vllm_script.py [--dtype bfloat16]
+    python tests/backends/vllm_script.py [--dtype auto]
 
 A script, not test code, because `vllm.LLM` spawns its engine process, which re-imports the main module: the
 work must sit under `if __name__ == "__main__":`, and one engine start serves every check (each costs ~15 s on a
@@ -24,7 +24,7 @@ SOLUTIONS = [Solution("What is 2 + 3 * 4?", ("3 * 4 = 12", "2 + 12 = 14"), id="a
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--dtype", default="bfloat16")
+    parser.add_argument("--dtype", default="auto")
     args = parser.parse_args()
     backend = VLLMBackend(dtype=args.dtype)
     out: dict[str, object] = {}

@@ -8,11 +8,13 @@ from genprm.protocol import Protocol
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
+def one_torch_thread(monkeypatch):
     """One torch thread: on a shared 2-core machine, two OpenMP threads were measured 10x slower than one (the
-    threads wait for each other at every barrier while the other core runs someone else's work)."""
+    threads wait for each other at every barrier while the other core runs someone else's work). OMP_NUM_THREADS
+    is what genprm's own default reads (genprm.backends.device.use_threads), so a backend built here keeps to it."""
     import torch
 
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

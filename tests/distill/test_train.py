@@ -22,7 +22,9 @@ class _Interrupt(Exception):
 
 @pytest.fixture(scope="module")
 def kept_file(tmp_path_factory, protocol, sandbox):
-    critiques = SymbolicTeacher(protocol, sandbox).critique_many([WRONG])[0][:2]
+    # One critiqued step: ~620 tokens (the protocol's few-shot preamble is most of them), 110 of them trained; two
+    # steps made ~800 and every training step of every test here ~30% slower, with nothing more to show.
+    critiques = SymbolicTeacher(protocol, sandbox).critique_many([WRONG])[0][:1]
     path = tmp_path_factory.mktemp("distill") / "kept.jsonl"
     write_jsonl(path, [synth_record(WRONG, "symbolic", critiques)])
     return path
@@ -49,6 +51,11 @@ def test_lora_loss_falls_resumes_and_loads_as_a_verifier(kept_file, tmp_path, hf
     steps = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert [s["step"] for s in steps] == [1, 2, 3, 4] and steps[2]["loss"] != 9.9
     assert steps[-1]["loss"] < 0.7 * steps[0]["loss"]  # the same example each step: it must be learnt
+    # The precision that ran (bf16 autocast only where the CPU has it natively) is said, logged and summarised.
+    from genprm.backends.device import autocast_bf16
+
+    assert summary["dtype"] == autocast_bf16("auto").dtype and {s["dtype"] for s in steps} == {summary["dtype"]}
+    assert any(m.startswith("compute: fp32 weights") for m in messages)
     assert summary["steps"] == 4 and not list(out.glob("checkpoint-*"))
     # With no model named, training starts from the base model, not from the default (distilled) verifier.
     from genprm.backends.weights import default_model_dir

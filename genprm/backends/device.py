@@ -1,0 +1,167 @@
+"""What this machine runs fast: the dtype behind `--dtype auto`, and how many threads torch gets.
+
+Why not always bf16: only some CPUs have bf16 matmul instructions (AVX512-BF16, AMX, Arm's BF16 extension).
+Elsewhere (AVX2-only x86: most laptops, many AMD servers, older Intel) torch emulates bf16 and a large matmul runs
+~70x slower than in fp32 (measured on an AVX2-only AMD EPYC: 78 vs 1.1 GFLOP/s), which is true of bf16 weights and of
+fp32 weights under bf16 autocast alike. So `auto` means bf16 only where it is native, fp32 otherwise:
+
+    CUDA      bf16 where the GPU supports it, else fp16 (what pre-Ampere GPUs run natively)
+    CPU       bf16 when the CPU reports a bf16 instruction set *and* a small bf16 matmul runs about as fast as fp32
+              or faster (under a second, once per process, only on CPUs that report bf16; it also catches a oneDNN
+              held back by ONEDNN_MAX_CPU_ISA, or flags a hypervisor reports that the kernels cannot use); else fp32
+    other     fp32
+
+Threads: torch's own default is the number of *physical* cores; genprm uses every core this process may run on
+(`os.sched_getaffinity`), unless `OMP_NUM_THREADS` says otherwise. That variable is how several torch processes
+sharing a small machine keep from oversubscribing it (measured on 2 cores: two processes of 2 threads each ran ~10x
+slower than with one thread each, the threads waiting for each other at every barrier), so it always wins.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import time
+from dataclasses import dataclass
+
+import torch
+
+from genprm.errors import ConfigError
+
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+
+
+@dataclass(frozen=True)
+class DtypeChoice:
+    """The dtype a model runs in, and why (for `-v`, logs and results)."""
+
+    dtype: str
+    reason: str
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return getattr(torch, self.dtype)
+
+    def __str__(self) -> str:
+        return f"{self.dtype} ({self.reason})"
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_dtype(dtype: str, device: torch.device | str | None = None) -> DtypeChoice:
+    """`dtype` as given, or what `auto` means on `device` (default: CUDA if present, else the CPU)."""
+    if dtype not in DTYPES:
+        raise ConfigError("dtype", f"one of {', '.join(DTYPES)}", dtype)
+    if dtype != "auto":
+        return DtypeChoice(dtype, "as asked")
+    kind = str(device).split(":")[0] if device is not None else default_device().type
+    if kind == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return DtypeChoice("bfloat16", "auto: the GPU supports bf16")
+        return DtypeChoice("float16", "auto: the GPU has no bf16; fp16 is its native half precision")
+    if kind == "cpu":
+        native, why = cpu_bf16_native()
+        return DtypeChoice("bfloat16" if native else "float32", f"auto: {why}")
+    return DtypeChoice("float32", f"auto: no bf16 check for {kind} devices")
+
+
+def autocast_bf16(setting: str, device: torch.device | str | None = None) -> DtypeChoice:
+    """Training's `autocast` setting (auto, on, off) -> "bfloat16" (fp32 weights under bf16 autocast) or "float32"."""
+    if setting == "on":
+        return DtypeChoice("bfloat16", "autocast on, as asked")
+    if setting == "off":
+        return DtypeChoice("float32", "autocast off, as asked")
+    if setting != "auto":
+        raise ConfigError("autocast", "one of auto, on, off", setting)
+    choice = resolve_dtype("auto", device)
+    # fp16 autocast needs a gradient scaler; training keeps it simple: bf16 or nothing.
+    return choice if choice.dtype == "bfloat16" else DtypeChoice("float32", choice.reason)
+
+
+def cpu_name() -> str:
+    """The CPU's model name and the instruction set torch dispatches to, e.g. "AMD EPYC 9B14 (AVX512)"."""
+    name = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    capability = torch.backends.cpu.get_cpu_capability()
+    return f"{name or platform.processor() or platform.machine()} ({capability})"
+
+
+@functools.cache
+def cpu_bf16_native() -> tuple[bool, str]:
+    """(does this CPU run bf16 matmuls natively, the reason in words); measured once per process."""
+    isa = _cpu_bf16_isa()
+    if not isa:
+        return False, "this CPU has no bf16 instructions (no AVX512-BF16, AMX or Arm BF16); fp32 is faster"
+    ratio = _bf16_speedup()
+    # At this size native bf16 measured 1.3-2.6x fp32's speed and emulated bf16 0.1-0.2x (2 busy cores, AVX512-BF16
+    # vs oneDNN held to AVX2): 0.7 splits them with room for a noisy neighbour.
+    if ratio < 0.7:
+        return False, f"this CPU reports {isa} but a bf16 matmul ran at {ratio:.2f}x fp32's speed"
+    return True, f"this CPU has {isa} (a bf16 matmul ran at {ratio:.1f}x fp32's speed)"
+
+
+def _cpu_bf16_isa() -> str:
+    """The bf16 instruction set the CPU reports, or "" (torch's CPUID reading on x86, /proc/cpuinfo elsewhere)."""
+    capabilities = getattr(torch.cpu, "get_capabilities", None)
+    if capabilities is not None and platform.machine().lower() in ("x86_64", "amd64", "i686"):
+        caps = capabilities()
+        return "AMX-BF16" if caps.get("amx_bf16") else "AVX512-BF16" if caps.get("avx512_bf16") else ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = {word for line in f if line.lower().startswith(("flags", "features")) for word in line.split()}
+    except OSError:
+        return ""
+    for flag, name in (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16"), ("bf16", "Arm BF16")):
+        if flag in flags:
+            return name
+    return ""
+
+
+def _bf16_speedup(size: int = 256, repeats: int = 3) -> float:
+    """fp32 time / bf16 time of a (size x 2size) @ (2size x 2size) matmul, best of `repeats` each."""
+    a = torch.randn(size, 2 * size)
+    b = torch.randn(2 * size, 2 * size)
+
+    def best(x: torch.Tensor, y: torch.Tensor) -> float:
+        x @ y  # warm-up: first-call allocation and kernel selection
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            x @ y
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    with torch.inference_mode():
+        return best(a, b) / max(best(a.bfloat16(), b.bfloat16()), 1e-9)
+
+
+def use_threads(threads: int = 0) -> int:
+    """Set torch's intra-op threads: `threads` if > 0, else $OMP_NUM_THREADS if set, else every core this process
+    may use. Returns the number set."""
+    if threads < 0:
+        raise ConfigError("threads", ">= 0 (0 = every core this process may use)", threads)
+    if not threads:
+        threads = _env_threads() or usable_cores()
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, where the OS has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+def _env_threads() -> int:
+    try:
+        return max(0, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return 0

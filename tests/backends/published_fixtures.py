@@ -70,7 +70,8 @@ def genprm_code_fixture() -> dict:
     # scripted model outputs (what the server generates; it cuts at the stop string, which the client keeps)
     out1 = "The paragraph uses speed = distance / time, which is right.\n</analyze>\n"
     code1 = "distance = 60\ntime = 1.5\nprint(distance / time)\n```\n"
-    fin1 = "The code gives 40.0, consistent with the method.\n</verify>\n<output>\n**Judgement**: $\\boxed{Yes}$\n</output>\n"
+    fin1 = ("The code gives 40.0, consistent with the method.\n</verify>\n<output>\n**Judgement**: $\\boxed{Yes}$\n"
+            "</output>\n")
     out2 = "60 / 1.5 is 40, not 30.\n</analyze>\n"
     code2 = "print(distance / time == 30)\n```\n"
     fin2 = "The paragraph is wrong.\n</verify>\n<output>\n**Judgement**: $\\boxed{No}$\n</output>\n"

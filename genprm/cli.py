@@ -152,11 +152,17 @@ def list_models(json_out: Annotated[bool, typer.Option("--json", help="One JSON 
         for entry in KNOWN:
             print(json.dumps(entry.to_dict()), flush=True)
         return
-    table = Table("model", "size", "protocol", "verdict", "sampling", "ProcessBench F1", "source")
+    sources = list(dict.fromkeys(e.source for e in KNOWN))
+    table = Table("model", "size", "protocol", "ProcessBench F1")
     for e in KNOWN:
         f1 = "-" if e.processbench_f1 is None else f"{e.processbench_f1:.1f}"
-        table.add_row(e.hub_id, e.size, e.protocol, e.verdict, e.sampling, f1, e.source)
+        table.add_row(e.hub_id, e.size, e.protocol, f"{f1} [{sources.index(e.source) + 1}]")
     out_console.print(table)
+    for protocol in dict.fromkeys(e.protocol for e in KNOWN):
+        e = next(e for e in KNOWN if e.protocol == protocol)
+        out_console.print(f"{protocol}: verdict {e.verdict}; sampling {e.sampling}", highlight=False, soft_wrap=True)
+    for i, source in enumerate(sources, 1):
+        out_console.print(f"[{i}] {source}", highlight=False, markup=False, soft_wrap=True)
 
 
 # -- evaluation: these read scored files (`verify --out`) and never load a model ------------------------------

@@ -102,3 +102,35 @@ def test_processbench_critic(tmp_path, samples):
     assert_same_requests(sent, fixture["requests"])
     assert {r["temperature"] for r in sent} == ({0.0} if samples == 1 else {1.0})  # RE: greedy / voting
     assert result.first_error == fixture["prediction"] and result.step_scores == [1.0, 0.0]
+
+
+def test_models_command_lists_the_registry_offline():
+    from cli_run import genprm
+
+    proc = genprm("models", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    by_id = {r["hub_id"]: r for r in rows}
+    assert by_id["GenPRM/GenPRM-7B"]["protocol"] == "genprm" and by_id["launch/ThinkPRM-1.5B"]["protocol"] == "thinkprm"
+    assert all(r["source"] and r["sampling"] and r["verdict"] for r in rows)
+    table = genprm("models")
+    assert table.returncode == 0 and "GenPRM/GenPRM-7B" in table.stdout
+
+
+def test_an_unknown_model_gets_the_default_protocol_and_one_note(tmp_path):
+    from cli_run import genprm
+
+    solution = tmp_path / "s.json"
+    solution.write_text(json.dumps({"problem": "What is 2 + 2?", "steps": ["2 + 2 = 4"]}))
+    script, log = tmp_path / "script.json", tmp_path / "requests.jsonl"
+    script.write_text(json.dumps({"logprobs": [{" Yes": -0.1, " No": -2.0}]}))
+    command = [sys.executable, str(HERE / "replay_server.py"), "--script", str(script), "--log", str(log)]
+    with running(command, r"listening on (\S+)", timeout=60) as match:
+        proc = genprm("verify", solution, "--model", "acme/unknown-verifier", "--backend", "openai", "--base-url",
+                      match.group(1), "--mode", "direct", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["protocol"] == "stepcheck"
+    notes = [line for line in proc.stderr.splitlines() if "no protocol known" in line]
+    assert len(notes) == 1 and "acme/unknown-verifier" in notes[0]
+    [sent] = [json.loads(line) for line in log.read_text().splitlines()]
+    assert sent["prompt"].endswith("<|im_start|>assistant\nIs the step correct (Yes/No)?")

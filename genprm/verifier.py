@@ -1,7 +1,9 @@
 """The verification loop: problem + steps -> prompt -> backend (+ sandbox) -> verdict scores -> aggregation.
 
 Each verification chain (one solution, one sample) is a Python generator that reads top to bottom like the
-protocol itself and *yields* what it needs: a generation, a verdict score, or a code run. A small driver keeps
+protocol itself and *yields* what it needs: a generation, a verdict score, or a code run. The protocol's flow
+(`genprm/flows/`: stepcheck, genprm, thinkprm, critic) writes the chain and combines the samples' scores; the
+driver here runs any flow without knowing which. A small driver keeps
 up to `batch_size` chains alive, collects their pending requests, sends all generations of a round to the
 backend in one batch, runs all code of a round in the sandbox concurrently, and resumes each chain with its
 answer. So one solution or ten thousand go through the same code, and batching across solutions is free.

@@ -6,9 +6,13 @@ Where each string comes from is cited beside it. The model's chat template here 
 tokenizer), i.e. what `tokenizer.apply_chat_template` gives for a ChatML model whose eos token is `<|im_end|>`:
 
 GenPRM   github.com/RyanLiu112/GenPRM @590bc94
-         src/prm_evaluation/infer_module/genprm_inference.py (GI), src/prm_evaluation/infer_module/prm_evaluate.py (PE),
-         src/prm_evaluation/utils/util.py (UT)
-ThinkPRM github.com/mukhal/ThinkPRM @214cce9: utils/helper.py (HE), prm/thinkprm_api.py (TA)
+         src/prm_evaluation/infer_module/genprm_inference.py (GI: sampling constants L11-14, CodeExecutor L35-64,
+         GenPRM.get_reward_score, GenPRM._single_inference), src/prm_evaluation/infer_module/prm_evaluate.py (PE: the
+         `message['conversation']` built in __main__), src/prm_evaluation/utils/util.py (UT: build_prompt)
+ThinkPRM github.com/mukhal/ThinkPRM @214cce9: utils/helper.py (HE: format_verification_cot_for_thinkprm L3-35,
+         inference branch L30-33),
+         prm/thinkprm_api.py (TA: APIThinkPRMVerifier.__init__ defaults and cot_eval, process_example,
+         predict_correctness_batch)
 ProcessBench github.com/QwenLM/ProcessBench: code/templates/critique_template.txt (CT), code/run_eval.py (RE)
          (read from the fork ljxzs-jjlzs/ProcessBench @606615c, code/run_eval.py, identical prepare_input_boxed; the
          template text as run_eval.py reads it, `.strip()`ped)

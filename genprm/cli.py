@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from enum import Enum
@@ -52,17 +53,18 @@ def verify(
     gpu_memory_utilization: Annotated[float, typer.Option(help="vllm backend: fraction of GPU memory vLLM may "
                                                               "use.")] = 0.9,
     # -- what to do: one flag per VerifierConfig field
-    prompt: Annotated[str, typer.Option(help=_help["prompt"])] = _defaults.prompt,
+    prompt: Annotated[str | None, typer.Option(help=_help["prompt"])] = _defaults.prompt,
     mode: Annotated[Mode, typer.Option(help=_help["mode"])] = _defaults.mode,  # type: ignore[assignment]
     samples: Annotated[int, typer.Option(help=_help["samples"])] = _defaults.samples,
-    temperature: Annotated[float, typer.Option(help=_help["temperature"])] = _defaults.temperature,
-    max_tokens: Annotated[int, typer.Option(help=_help["max_tokens"])] = _defaults.max_tokens,
+    temperature: Annotated[float | None, typer.Option(help=_help["temperature"])] = _defaults.temperature,
+    max_tokens: Annotated[int | None, typer.Option(help=_help["max_tokens"])] = _defaults.max_tokens,
     max_code_blocks: Annotated[int, typer.Option(help=_help["max_code_blocks"])] = _defaults.max_code_blocks,
     code_timeout: Annotated[float, typer.Option(help=_help["code_timeout"])] = _defaults.code_timeout,
     agg: Annotated[Agg, typer.Option(help=_help["agg"])] = _defaults.agg,  # type: ignore[assignment]
     threshold: Annotated[float, typer.Option(help=_help["threshold"])] = _defaults.threshold,
     batch_size: Annotated[int, typer.Option(help=_help["batch_size"])] = _defaults.batch_size,
     seed: Annotated[int, typer.Option(help=_help["seed"])] = _defaults.seed,
+    thinking_rounds: Annotated[int, typer.Option(help=_help["thinking_rounds"])] = _defaults.thinking_rounds,
     # -- input and output
     format: Annotated[Format, typer.Option("--format", help="Input format.")] = "auto",  # type: ignore[assignment]
     json_out: Annotated[bool, typer.Option("--json", help="Print full results as JSON (one line each).")] = False,
@@ -78,7 +80,8 @@ def verify(
 
     config = VerifierConfig(prompt=prompt, mode=str(mode.value), samples=samples, temperature=temperature,
                             max_tokens=max_tokens, max_code_blocks=max_code_blocks, code_timeout=code_timeout,
-                            agg=str(agg.value), threshold=threshold, batch_size=batch_size, seed=seed)
+                            agg=str(agg.value), threshold=threshold, batch_size=batch_size, seed=seed,
+                            thinking_rounds=thinking_rounds)
     report = BatchReport()
     skip = done_ids(out) if out else set()
     # Read the whole selection first: a broken file fails before the model loads, and the bar knows its total.
@@ -138,6 +141,30 @@ def list_prompts() -> None:
 
     for name in builtin_protocols():
         print(name)
+
+
+@app.command(name="models")
+def list_models(json_out: Annotated[bool, typer.Option("--json", help="One JSON object per model.")] = False) -> None:
+    """Known verifiers: hub id, size, protocol, verdict, recommended sampling, published ProcessBench F1 (offline)."""
+    from rich.table import Table
+
+    from genprm.registry import KNOWN
+
+    if json_out:
+        for entry in KNOWN:
+            print(json.dumps(entry.to_dict()), flush=True)
+        return
+    sources = list(dict.fromkeys(e.source for e in KNOWN))
+    table = Table("model", "size", "protocol", "ProcessBench F1")
+    for e in KNOWN:
+        f1 = "-" if e.processbench_f1 is None else f"{e.processbench_f1:.1f}"
+        table.add_row(e.hub_id, e.size, e.protocol, f"{f1} [{sources.index(e.source) + 1}]")
+    out_console.print(table)
+    for protocol in dict.fromkeys(e.protocol for e in KNOWN):
+        e = next(e for e in KNOWN if e.protocol == protocol)
+        out_console.print(f"{protocol}: verdict {e.verdict}; sampling {e.sampling}", highlight=False, soft_wrap=True)
+    for i, source in enumerate(sources, 1):
+        out_console.print(f"[{i}] {source}", highlight=False, markup=False, soft_wrap=True)
 
 
 # -- evaluation: these read scored files (`verify --out`) and never load a model ------------------------------

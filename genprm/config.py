@@ -13,15 +13,21 @@ MODES = ("direct", "critique", "code")
 
 @dataclass(frozen=True)
 class VerifierConfig:
-    prompt: str = field(default="genprm", metadata={"help": "Protocol: a built-in name (genprm, thinkprm) or a path "
-                                                           "to your own .jinja template."})
+    prompt: str | None = field(default=None, metadata={"help": "Protocol: genprm, thinkprm, processbench-critic (the "
+                                                                "published formats), stepcheck, stepcheck-onepass "
+                                                                "(genprm's own) or a path to a .jinja template. "
+                                                                "Default: the model's (see `genprm models`)."})
     mode: str = field(default="code", metadata={"help": "direct: verdict only, one forward pass per step; critique: "
                                                        "chain-of-thought first; code: critique plus sandboxed code."})
-    samples: int = field(default=1, metadata={"help": "Critiques drawn per step; their scores are averaged."})
-    temperature: float = field(default=0.7, metadata={"help": "Sampling temperature when samples > 1 "
-                                                               "(one sample is greedy)."})
-    max_tokens: int = field(default=256, metadata={"help": "Token budget of one step's critique; past it the verdict "
-                                                          "is forced."})
+    samples: int = field(default=1, metadata={"help": "Samples per solution (parallel scaling): critiques per step, "
+                                                     "chains (thinkprm) or answers (processbench-critic); scores are "
+                                                     "averaged, critic answers vote."})
+    temperature: float | None = field(default=None, metadata={"help": "Sampling temperature (default: the "
+                                                                       "protocol's: 0.7 for stepcheck, where one "
+                                                                       "sample is greedy; 0.6 for genprm)."})
+    max_tokens: int | None = field(default=None, metadata={"help": "Token budget of one step's critique (one chain "
+                                                                  "for thinkprm); past it the verdict is forced. "
+                                                                  "Default: the protocol's (256 for stepcheck)."})
     max_code_blocks: int = field(default=3, metadata={"help": "Most code blocks run per step."})
     code_timeout: float = field(default=5.0, metadata={"help": "Seconds one code block may run in the sandbox."})
     agg: str = field(default="min", metadata={"help": "How step scores become the solution's reward: "
@@ -30,6 +36,8 @@ class VerifierConfig:
                                                            "is `first_error`."})
     batch_size: int = field(default=8, metadata={"help": "Critiques generated together (across solutions)."})
     seed: int = field(default=0, metadata={"help": "Seed of sampled critiques."})
+    thinking_rounds: int = field(default=1, metadata={"help": "thinkprm: thinking rounds per chain; each extra one "
+                                                             "continues after a 'double check' phrase."})
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -38,12 +46,12 @@ class VerifierConfig:
             raise ConfigError("agg", f"one of {', '.join(AGGREGATIONS)}", self.agg)
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError("threshold", "in [0, 1]", self.threshold)
-        for name in ("samples", "max_tokens", "batch_size"):
-            if getattr(self, name) < 1:
+        for name in ("samples", "max_tokens", "batch_size", "thinking_rounds"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(name, ">= 1", getattr(self, name))
         if self.max_code_blocks < 0:
             raise ConfigError("max_code_blocks", ">= 0", self.max_code_blocks)
-        if self.temperature < 0:
+        if self.temperature is not None and self.temperature < 0:
             raise ConfigError("temperature", ">= 0", self.temperature)
         if self.code_timeout <= 0:
             raise ConfigError("code_timeout", "> 0", self.code_timeout)

@@ -1,7 +1,9 @@
 """The verification loop: problem + steps -> prompt -> backend (+ sandbox) -> verdict scores -> aggregation.
 
 Each verification chain (one solution, one sample) is a Python generator that reads top to bottom like the
-protocol itself and *yields* what it needs: a generation, a verdict score, or a code run. A small driver keeps
+protocol itself and *yields* what it needs: a generation, a verdict score, or a code run. The protocol's flow
+(`genprm/flows/`: stepcheck, genprm, thinkprm, critic) writes the chain and combines the samples' scores; the
+driver here runs any flow without knowing which. A small driver keeps
 up to `batch_size` chains alive, collects their pending requests, sends all generations of a round to the
 backend in one batch, runs all code of a round in the sandbox concurrently, and resumes each chain with its
 answer. So one solution or ten thousand go through the same code, and batching across solutions is free.
@@ -9,43 +11,23 @@ answer. So one solution or ten thousand go through the same code, and batching a
 
 from __future__ import annotations
 
+import sys
 import time
 import zlib
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
-from genprm.backends.base import Backend, GenerateRequest, Generation, ScoreRequest, load_backend
+from genprm.backends.base import Backend, GenerateRequest, ScoreRequest, load_backend
 from genprm.config import VerifierConfig
+from genprm.flows.base import MAX_OUTPUT_IN_PROMPT, Chain, ChainInput, RunCode, StepTrace, output_for_prompt
 from genprm.protocol import Protocol
-from genprm.scoring import aggregate, first_error, verdict_score
+from genprm.registry import choose_protocol
+from genprm.scoring import aggregate, first_error
 from genprm.types import CodeRun, Solution, StepVerdict, VerificationResult
 
-# Code output longer than this is cut before it goes back into the prompt: the model needs the answer, not pages.
-MAX_OUTPUT_IN_PROMPT = 1500
-
-
-@dataclass(frozen=True)
-class RunCode:
-    """A chain's request to run one code block in its sandbox session."""
-
-    code: str
-
-
-Request = GenerateRequest | ScoreRequest | RunCode
-Chain = Generator[Request, Any, list["StepTrace"]]
-
-
-@dataclass
-class StepTrace:
-    """One sample's judgement of one step."""
-
-    critique: str
-    score: float
-    code_runs: list[CodeRun] = field(default_factory=list)
-    forced: bool = False
-
+__all__ = ["MAX_OUTPUT_IN_PROMPT", "RunCode", "StepTrace", "Verifier", "output_for_prompt"]
 
 class Verifier:
     """A generative process reward model: verifies solutions step by step.
@@ -63,17 +45,29 @@ class Verifier:
 
     def __init__(self, backend: Backend, config: VerifierConfig | None = None, sandbox: Any = None) -> None:
         self.backend = backend
-        self.config = config or VerifierConfig()
-        self.protocol = Protocol.load(self.config.prompt)
+        config = config or VerifierConfig()
+        if config.prompt is None:  # the protocol the model was trained on (see genprm.registry)
+            config = replace(config, prompt=choose_protocol(getattr(backend, "name", None))[0])
+        self.config = config
+        self.protocol = Protocol.load(config.prompt)
         self._sandbox = sandbox
         self._owns_sandbox = sandbox is None
 
     @classmethod
     def from_pretrained(cls, model: str | None = None, backend: str = "hf", config: VerifierConfig | None = None,
                         **backend_options: Any) -> Verifier:
-        """Load `model` (None = the default model) on `backend` ("hf") and build a verifier."""
+        """Load `model` (None = the default model) on `backend` ("hf") and build a verifier.
+
+        With `config.prompt` None, the protocol is the model's (see `genprm.registry.choose_protocol`), chosen and
+        loaded before the model: a bad --prompt fails first, and the choice needs no weights.
+        """
         config = config or VerifierConfig()
-        Protocol.load(config.prompt)  # a bad --prompt fails before the model loads
+        if config.prompt is None:
+            name, note = choose_protocol(model)
+            if note:
+                print(f"genprm: {note}", file=sys.stderr, flush=True)
+            config = replace(config, prompt=name)
+        Protocol.load(config.prompt)
         backend_options.setdefault("max_batch", config.batch_size)
         return cls(load_backend(backend, model, **backend_options), config)
 
@@ -159,67 +153,9 @@ class Verifier:
     # -- one chain -------------------------------------------------------------------------------------------
 
     def _chain(self, solution: Solution, seed: int) -> Chain:
-        if self.protocol.kind == "per_step":
-            return self._per_step_chain(solution, seed)
-        return self._one_pass_chain(solution, seed)
-
-    def _per_step_chain(self, solution: Solution, seed: int) -> Chain:
-        """GenPRM style: a user turn per step, answered by a critique that ends in a verdict."""
-        p, steps = self.protocol, list(solution.steps)
-        messages = p.preamble()
-        traces = []
-        for k in range(len(steps)):
-            messages += p.step_turn(solution.problem, steps, k)
-            trace = yield from self._judge_step(self.backend.chat(messages), k, seed + k)
-            messages.append({"role": "assistant", "content": trace.critique + self._verdict_word(trace.score)})
-            traces.append(trace)
-        return traces
-
-    def _one_pass_chain(self, solution: Solution, seed: int) -> Chain:
-        """ThinkPRM style: one critique over all steps, with a verdict per step inside it."""
-        p, steps = self.protocol, list(solution.steps)
-        prompt = self.backend.chat(p.preamble() + p.solution_turn(solution.problem, steps))
-        traces = []
-        for k in range(len(steps)):
-            trace = yield from self._judge_step(prompt, k, seed + k)
-            prompt += trace.critique + self._verdict_word(trace.score)
-            traces.append(trace)
-        return traces
-
-    def _judge_step(self, prompt: str, k: int, seed: int) -> Generator[Request, Any, StepTrace]:
-        """Critique step k (running its code blocks) until the verdict prefix, then score the verdict token."""
-        cfg, p = self.config, self.protocol
-        temperature = cfg.temperature if cfg.samples > 1 else 0.0
-        text, runs, forced, budget = "", [], False, cfg.max_tokens
-        if cfg.mode == "direct":
-            text = p.forced_verdict(k).lstrip("\n")
-        while cfg.mode != "direct":
-            code_allowed = cfg.mode == "code" and len(runs) < cfg.max_code_blocks
-            stops = (p.verdict_prefix, p.code_open) if code_allowed else (p.verdict_prefix,)
-            out: Generation = yield GenerateRequest(prompt + text, budget, stops, temperature, seed + len(text))
-            text, budget = text + out.text, budget - out.num_tokens
-            if out.stop == p.verdict_prefix:
-                break
-            if out.stop == p.code_open and budget > 0:
-                # The model opened a code block: let it write the block, run it, show it the output.
-                block: Generation = yield GenerateRequest(prompt + text, budget, (p.code_close,), temperature, seed)
-                text, budget = text + block.text, budget - block.num_tokens
-                if block.stop == p.code_close:
-                    run: CodeRun = yield RunCode(block.text[: -len(p.code_close)].strip("\n"))
-                    runs.append(run)
-                    text += p.code_output(output_for_prompt(run), run.status)
-                    continue
-            # Out of tokens, or the turn ended without a verdict: ask the verdict question ourselves.
-            text, forced = text + p.forced_verdict(k), True
-            break
-        logprobs: dict[str, float] = yield ScoreRequest(prompt + text, (p.positive, p.negative))
-        score = verdict_score(logprobs[p.positive], logprobs[p.negative])
-        return StepTrace(critique=text, score=score, code_runs=runs, forced=forced)
-
-    def _verdict_word(self, score: float) -> str:
-        """What the transcript continues with after a scored verdict: the likelier word (and the suffix)."""
-        p = self.protocol
-        return (p.positive if score >= 0.5 else p.negative) + p.verdict_suffix
+        """One sample of one solution, as the protocol's flow (genprm/flows/) talks to the model."""
+        return self.protocol.implementation.chain(ChainInput(self.protocol, solution, self.backend.chat, self.config,
+                                                             seed))
 
     # -- the driver's round ----------------------------------------------------------------------------------
 
@@ -258,10 +194,11 @@ class Verifier:
     def _result(self, slot: _PendingSolution) -> VerificationResult:
         cfg = self.config
         samples: list[list[StepTrace]] = slot.traces  # type: ignore[assignment]
+        combined = self.protocol.implementation.combine(samples)  # mean, or a vote (see the flow)
         verdicts = []
         for k, text in enumerate(slot.solution.steps):
             per_sample = [traces[k] for traces in samples]
-            score = sum(t.score for t in per_sample) / len(per_sample)
+            score = combined[k]
             first = per_sample[0]
             verdicts.append(StepVerdict(index=k, text=text, score=score, verdict=score >= cfg.threshold,
                                         critique=first.critique, code_runs=tuple(first.code_runs),
@@ -292,13 +229,3 @@ class _PendingSolution:
     traces: list[list[StepTrace] | None]
     started: float
 
-
-def output_for_prompt(run: CodeRun) -> str:
-    """What the model sees of a run: its stdout, or the last lines of the error."""
-    out = run.stdout
-    if run.status != "ok":
-        tail = "\n".join(run.stderr.strip().splitlines()[-3:])
-        out = (out + "\n" + tail).strip() if tail else out
-    if len(out) > MAX_OUTPUT_IN_PROMPT:
-        out = out[:MAX_OUTPUT_IN_PROMPT] + "\n... (output cut)"
-    return out.rstrip("\n")

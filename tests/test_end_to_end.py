@@ -43,8 +43,8 @@ def test_python_api_direct_mode(hf_backend):
 
 
 @pytest.mark.slow
-def test_thinkprm_protocol_on_the_real_model(hf_backend):
-    v = Verifier(hf_backend, VerifierConfig(prompt="thinkprm", mode="critique", max_tokens=48))
+def test_onepass_protocol_on_the_real_model(hf_backend):
+    v = Verifier(hf_backend, VerifierConfig(prompt="stepcheck-onepass", mode="critique", max_tokens=48))
     r = v.verify("What is 2 + 3 * 4?", ["3 * 4 = 12", "2 + 12 = 14"])
     assert len(r.steps) == 2 and all(0.0 < s < 1.0 for s in r.step_scores)
     assert all("\\boxed{" in step.critique for step in r.steps)
@@ -58,8 +58,10 @@ def test_the_wheel_carries_the_prompts_and_the_model_and_builds_quietly(tmp_path
     assert "Warning" not in proc.stderr, proc.stderr  # setuptools' warnings are what a newcomer sees first
     [wheel] = tmp_path.glob("genprm-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "genprm/prompts/genprm.jinja" in names and "genprm/prompts/thinkprm.jinja" in names
+    for protocol in ("stepcheck", "stepcheck-onepass", "genprm", "thinkprm", "processbench-critic"):
+        assert f"genprm/prompts/{protocol}.jinja" in names
     assert "genprm/models/genprm-smollm2-135m-lora/adapter_model.safetensors" in names
+    assert "genprm/models/genprm-smollm2-135m-lora/genprm.json" in names  # the shipped adapter names its protocol
     assert "genprm/eval/templates/report.html.jinja" in names and "genprm/backends/device.py" in names
     # every package of the checkout is in the wheel (a package missing from pyproject's list would not be)
     for init in [*ROOT.glob("genprm/**/__init__.py"), *ROOT.glob("sandbox/**/__init__.py")]:

@@ -5,17 +5,17 @@ from genprm.protocol import Protocol, builtin_protocols, parse_messages
 
 
 def test_builtin_protocols_load_and_declare_their_vocabulary():
-    assert {"genprm", "thinkprm"} <= set(builtin_protocols())
-    g = Protocol.load("genprm")
+    assert {"stepcheck", "stepcheck-onepass", "genprm", "thinkprm", "processbench-critic"} <= set(builtin_protocols())
+    g = Protocol.load("stepcheck")
     assert (g.kind, g.positive, g.negative, g.verdict_prefix) == ("per_step", " Yes", " No",
                                                                    "Is the step correct (Yes/No)?")
-    t = Protocol.load("thinkprm")
+    t = Protocol.load("stepcheck-onepass")
     assert (t.kind, t.positive, t.negative, t.verdict_prefix, t.verdict_suffix) == (
         "one_pass", "correct", "incorrect", "\\boxed{", "}")
 
 
-def test_genprm_rendering():
-    p = Protocol.load("genprm")
+def test_stepcheck_rendering():
+    p = Protocol.load("stepcheck")
     pre = p.preamble()
     assert pre[0]["role"] == "system" and [m["role"] for m in pre[1:]] == ["user", "assistant"] * 2
     assert "```python" in pre[2]["content"] and "Is the step correct (Yes/No)? Yes" in pre[2]["content"]
@@ -27,8 +27,8 @@ def test_genprm_rendering():
     assert p.forced_verdict(3) == "\nIs the step correct (Yes/No)?"
 
 
-def test_thinkprm_rendering():
-    p = Protocol.load("thinkprm")
+def test_stepcheck_onepass_rendering():
+    p = Protocol.load("stepcheck-onepass")
     [turn] = p.solution_turn("Q?", ["a", "b"])
     assert turn == {"role": "user", "content": "Problem: Q?\n\nSolution:\nStep 1: a\nStep 2: b"}
     assert p.forced_verdict(1) == "\nStep 2: The step is \\boxed{"

@@ -91,13 +91,13 @@ def test_samples_are_averaged_and_sampled_with_temperature(sandbox):
         [verdict_score(0.0, -1.0), verdict_score(-1.0, 0.0), verdict_score(0.0, -2.0), verdict_score(-2.0, 0.0)]))
 
 
-def test_thinkprm_protocol_reads_one_verdict_per_step_from_one_critique(sandbox):
+def test_onepass_protocol_reads_one_verdict_per_step_from_one_critique(sandbox):
     backend = ScriptedBackend(
         generations=["Step 1 multiplies.\n```python", "\nprint(6*7)\n```",
                      " Right. Step 1: The step is \\boxed{", " Wrong. Step 2: The step is \\boxed{"],
         logprobs=[(-0.1, -3.0), (-3.0, -0.1)],
     )
-    r = verifier(backend, sandbox, prompt="thinkprm").verify(SOLUTION)
+    r = verifier(backend, sandbox, prompt="stepcheck-onepass").verify(SOLUTION)
     assert r.first_error == 1 and r.steps[0].code_runs[0].stdout.strip() == "42"
     scores = [c for c in backend.calls if isinstance(c, ScoreRequest)]
     assert scores[0].candidates == ("correct", "incorrect")

@@ -67,7 +67,7 @@ def synth(
     teacher: Annotated[str, typer.Option(help="symbolic (SymPy, no LLM), default (the default model), or a model: "
                                               "a directory / hub id, or a served model's name (--backend "
                                               "openai).")] = "symbolic",
-    prompt: Annotated[str, typer.Option(help="Protocol the critiques are written in.")] = "genprm",
+    prompt: Annotated[str, typer.Option(help="Protocol the critiques are written in.")] = "stepcheck",
     code_timeout: Annotated[float, typer.Option(help="Seconds one code block may run.")] = 5.0,
     max_tokens: Annotated[int, typer.Option(help="Model teacher: token budget of one critique.")] = 256,
     batch_size: Annotated[int, typer.Option(help="Model teacher: critiques generated together.")] = 8,
@@ -88,7 +88,7 @@ def synth(
 def filter_command(
     path: Annotated[Path, typer.Argument(help="Critiques (from synth).")],
     out: Annotated[Path, typer.Option(help="Kept critiques (JSONL).")] = Path("runs/distill/kept.jsonl"),
-    prompt: Annotated[str, typer.Option(help="Protocol the critiques were written in.")] = "genprm",
+    prompt: Annotated[str, typer.Option(help="Protocol the critiques were written in.")] = "stepcheck",
     max_critique_chars: Annotated[int, typer.Option(help="Longest critique kept.")] = 1200,
     max_dialogue_chars: Annotated[int, typer.Option(help="Longest kept dialogue (steps + critiques).")] = 6000,
     balance: Annotated[bool, typer.Option(help="As many correct as erroneous solutions.")] = True,

@@ -96,7 +96,7 @@ def mc_file(path: str | Path, out: str | Path, policy: str | None = None, k_samp
     return summary
 
 
-def synth_file(path: str | Path, out: str | Path, teacher: str = "symbolic", prompt: str = "genprm",
+def synth_file(path: str | Path, out: str | Path, teacher: str = "symbolic", prompt: str = "stepcheck",
                code_timeout: float = 5.0, max_tokens: int = 256, batch_size: int = 8, chunk: int = 64,
                limit: int | None = None, backend: str = "hf", base_url: str | None = None,
                log: Log = print) -> dict[str, Any]:
@@ -131,7 +131,7 @@ def synth_file(path: str | Path, out: str | Path, teacher: str = "symbolic", pro
     return summary
 
 
-def filter_file(path: str | Path, out: str | Path, prompt: str = "genprm", max_critique_chars: int = 1200,
+def filter_file(path: str | Path, out: str | Path, prompt: str = "stepcheck", max_critique_chars: int = 1200,
                 max_dialogue_chars: int = 6000, balance: bool = True, seed: int = 0,
                 log: Log = print) -> dict[str, Any]:
     from genprm.distill.filter import FilterConfig, filter_records

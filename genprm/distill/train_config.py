@@ -18,7 +18,7 @@ class TrainConfig:
     output_dir: str = field(default="runs/distill/model", metadata={"help": "Where the model or adapter, the "
                                                                             "checkpoints and the logs go."})
     model: str | None = field(default=None, metadata={"help": "Model to fine-tune (default: SmolLM2-135M-Instruct)."})
-    prompt: str = field(default="genprm", metadata={"help": "Protocol the training dialogues are rendered with "
+    prompt: str = field(default="stepcheck", metadata={"help": "Protocol the training dialogues are rendered with "
                                                            "(use the one you will verify with)."})
     lora: bool = field(default=True, metadata={"help": "Train a LoRA adapter (else a full fine-tune)."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})

@@ -121,3 +121,9 @@ def test_openai_backend_against_vllm_serve(hf32):
     local = Verifier(hf32, VerifierConfig(mode="direct")).verify_many(SOLUTIONS)
     for theirs, ours in zip(served, local, strict=True):
         assert theirs.step_scores == pytest.approx(ours.step_scores, abs=TOLERANCE)
+
+
+def test_published_protocols_run_on_vllm(run):
+    for prompt in ("genprm", "thinkprm", "processbench-critic"):
+        protocol, step_scores = run[prompt]
+        assert protocol == prompt and len(step_scores) == 2 and all(0.0 <= s <= 1.0 for s in step_scores)

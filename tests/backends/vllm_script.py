@@ -43,6 +43,11 @@ def main() -> None:
         results = Verifier(backend, VerifierConfig(mode=mode, max_tokens=32)).verify_many(SOLUTIONS)
         out[mode] = [r.step_scores for r in results]
     out["tokens_cached"] = backend.tokens_cached - cached
+    # The published protocols' flows, tiny budgets (no code: the engine is what is checked here).
+    for prompt in ("genprm", "thinkprm", "processbench-critic"):
+        config = VerifierConfig(prompt=prompt, mode="critique", max_tokens=16)
+        [r] = Verifier(backend, config).verify_many(SOLUTIONS[:1])
+        out[prompt] = [r.protocol, r.step_scores]
     backend.close()
     print("RESULT " + json.dumps(out), flush=True)
 

@@ -31,7 +31,7 @@ def sandbox():
 
 @pytest.fixture(scope="session")
 def protocol() -> Protocol:
-    return Protocol.load("genprm")
+    return Protocol.load("stepcheck")
 
 
 @pytest.fixture(scope="session")

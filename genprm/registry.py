@@ -1,0 +1,102 @@
+"""Known verifiers and the protocol each was trained on, so `--model X` runs X in its own format.
+
+A model's protocol comes from, in order: `--prompt`; a `genprm.json` ({"protocol": ...}) beside a local model or
+adapter (the shipped default adapter has one); this registry (by hub id, or a local directory with the same name);
+else the default protocol, with a one-line note. `genprm models` prints the registry. The choice reads no weights.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+DEFAULT_PROTOCOL = "stepcheck"
+MODEL_CONFIG = "genprm.json"
+
+
+@dataclass(frozen=True)
+class KnownVerifier:
+    hub_id: str
+    size: str
+    protocol: str
+    verdict: str
+    """What is scored, and where."""
+    sampling: str
+    """The authors' sampling settings."""
+    processbench_f1: float | None
+    """Published ProcessBench F1 (%), as `source` reports it; None where we have not checked a number."""
+    source: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+_GENPRM_VERDICT = "P(Yes) vs No after \\boxed{ in <output>, per paragraph"
+_GENPRM_SAMPLING = "T=0.6 top_p=0.95 top_k=20, 2048 tokens/paragraph, 3 code rounds"
+_GENPRM_SOURCE = "GenPRM paper (arXiv:2504.00891), ProcessBench table"
+_THINKPRM_VERDICT = "\\boxed{correct|incorrect} per step; yes/no after 'Is the solution correct?'"
+_THINKPRM_SAMPLING = "T=0.7, 8192 tokens/chain, decision T=1.0"
+_THINKPRM_SOURCE = "ThinkPRM paper (arXiv:2504.16828), figure 'Verifier performance on ProcessBench'"
+_CRITIC_VERDICT = "earliest wrong paragraph index in \\boxed{} (-1: none); samples vote"
+_CRITIC_SAMPLING = "greedy, 8192 tokens; voting: T=1.0 top_p=0.9, 8 samples"
+_CRITIC_SOURCE = "ProcessBench paper (arXiv:2412.06559), Table 3"
+
+KNOWN: tuple[KnownVerifier, ...] = (
+    KnownVerifier("genprm-smollm2-135m-lora", "135M", "stepcheck", "P( Yes) vs  No after 'Is the step correct "
+                  "(Yes/No)?'", "greedy, 256 tokens/step", None, "shipped default (models/genprm-smollm2-135m-lora)"),
+    KnownVerifier("GenPRM/GenPRM-1.5B", "1.5B", "genprm", _GENPRM_VERDICT, _GENPRM_SAMPLING, None, _GENPRM_SOURCE),
+    KnownVerifier("GenPRM/GenPRM-7B", "7B", "genprm", _GENPRM_VERDICT, _GENPRM_SAMPLING, None, _GENPRM_SOURCE),
+    KnownVerifier("GenPRM/GenPRM-32B", "32B", "genprm", _GENPRM_VERDICT, _GENPRM_SAMPLING, None, _GENPRM_SOURCE),
+    KnownVerifier("launch/ThinkPRM-1.5B", "1.5B", "thinkprm", _THINKPRM_VERDICT, _THINKPRM_SAMPLING, 76.0,
+                  _THINKPRM_SOURCE),
+    KnownVerifier("launch/ThinkPRM-7B", "7B", "thinkprm", _THINKPRM_VERDICT, _THINKPRM_SAMPLING, 73.7,
+                  _THINKPRM_SOURCE),
+    KnownVerifier("launch/ThinkPRM-14B", "14B", "thinkprm", _THINKPRM_VERDICT, _THINKPRM_SAMPLING, 86.5,
+                  _THINKPRM_SOURCE),
+    KnownVerifier("Qwen/QwQ-32B-Preview", "32B", "processbench-critic", _CRITIC_VERDICT, _CRITIC_SAMPLING, 71.5,
+                  _CRITIC_SOURCE),
+    KnownVerifier("Qwen/Qwen2.5-72B-Instruct", "72B", "processbench-critic", _CRITIC_VERDICT, _CRITIC_SAMPLING, None,
+                  _CRITIC_SOURCE),
+    KnownVerifier("Qwen/Qwen2.5-7B-Instruct", "7B", "processbench-critic", _CRITIC_VERDICT, _CRITIC_SAMPLING, None,
+                  _CRITIC_SOURCE),
+)
+
+
+def known(model: str) -> KnownVerifier | None:
+    """The registry entry of a hub id (case-insensitive) or of a local directory named like one."""
+    wanted = model.rstrip("/").lower()
+    for entry in KNOWN:
+        hub = entry.hub_id.lower()
+        if wanted == hub or Path(wanted).name == hub.rsplit("/", 1)[-1]:
+            return entry
+    return None
+
+
+def choose_protocol(model: str | None) -> tuple[str, str | None]:
+    """(protocol, note) for `model` as `--model` names it (None = the shipped default verifier).
+
+    The note, one line, says when the model is unknown and the default protocol is used.
+    """
+    from genprm.backends.weights import BASE_MODEL, DEFAULT_MODEL
+
+    if model is None or model == DEFAULT_MODEL:
+        return _declared(Path(str(resources.files("genprm.models") / DEFAULT_MODEL))) or DEFAULT_PROTOCOL, None
+    if model == BASE_MODEL:
+        return DEFAULT_PROTOCOL, None
+    path = Path(model).expanduser()
+    if path.is_dir() and (declared := _declared(path)):
+        return declared, None
+    if entry := known(model):
+        return entry.protocol, None
+    return DEFAULT_PROTOCOL, (f"no protocol known for {model}: using {DEFAULT_PROTOCOL} (pass --prompt, or put "
+                              f'{MODEL_CONFIG} {{"protocol": ...}} beside the model)')
+
+
+def _declared(directory: Path) -> str | None:
+    config = directory / MODEL_CONFIG
+    if not config.is_file():
+        return None
+    protocol = json.loads(config.read_text(encoding="utf-8")).get("protocol")
+    return str(protocol) if protocol else None

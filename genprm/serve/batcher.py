@@ -137,6 +137,8 @@ class Batcher:
                     job.settle(error=error)
 
     def _source(self) -> Iterator[Solution | None]:
+        """What the driver reads. Its indices are positions in this stream, so they restart with each driver run."""
+        self._next_index = 0
         while True:
             with self._cond:
                 # Jobs whose client left: the driver drops their chains right after this admission step.

@@ -18,6 +18,7 @@ from genprm.config import VerifierConfig
 from genprm.data import FORMATS
 from genprm.distill.commands import distill_app
 from genprm.errors import GenPRMError
+from genprm.serve.config import ServeConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Generative process reward models: verify math solutions step by step.")
@@ -30,41 +31,67 @@ Format = Enum("Format", {f: f for f in FORMATS}, type=str)  # type: ignore[misc]
 app.add_typer(distill_app, name="distill")
 _help = {name: f.metadata["help"] for name, f in VerifierConfig.__dataclass_fields__.items()}
 _defaults = VerifierConfig()
+_serve_help = {name: f.metadata["help"] for name, f in ServeConfig.__dataclass_fields__.items()}
+_serve_defaults = ServeConfig()
+
+# The model, backend and VerifierConfig flags, shared by `verify` and `serve`.
+ModelOption = Annotated[str | None, typer.Option(
+    "--model", help="Model or adapter directory, .gguf file or hub id (default: genprm-smollm2-135m-lora, the "
+                    "distilled verifier, offline; SmolLM2-135M-Instruct is its base).")]
+BackendOption = Annotated[str, typer.Option(
+    "--backend", help="Backend: hf (transformers), vllm (offline vLLM) or openai (an OpenAI-compatible server; key "
+                      "from $OPENAI_API_KEY).")]
+DtypeOption = Annotated[str, typer.Option(
+    "--dtype", help="Weight dtype for the hf and vllm backends: auto (bfloat16 where the device runs it natively, "
+                    "else float32), bfloat16, float16, float32.")]
+BaseUrlOption = Annotated[str | None, typer.Option(
+    "--base-url", help="openai backend: the server, e.g. http://127.0.0.1:8000/v1 (default: $OPENAI_BASE_URL).")]
+TokenizerOption = Annotated[str | None, typer.Option(
+    "--tokenizer", help="openai backend: a local tokenizer whose chat template renders prompts (default: --model "
+                        "if it is a directory, else ChatML).")]
+TensorParallelOption = Annotated[int, typer.Option("--tensor-parallel-size",
+                                                   help="vllm backend: GPUs to shard the model over.")]
+GpuMemoryOption = Annotated[float, typer.Option("--gpu-memory-utilization",
+                                                help="vllm backend: fraction of GPU memory vLLM may use.")]
+PromptOption = Annotated[str | None, typer.Option("--prompt", help=_help["prompt"])]
+ModeOption = Annotated[Mode, typer.Option("--mode", help=_help["mode"])]
+SamplesOption = Annotated[int, typer.Option("--samples", help=_help["samples"])]
+TemperatureOption = Annotated[float | None, typer.Option("--temperature", help=_help["temperature"])]
+MaxTokensOption = Annotated[int | None, typer.Option("--max-tokens", help=_help["max_tokens"])]
+MaxCodeBlocksOption = Annotated[int, typer.Option("--max-code-blocks", help=_help["max_code_blocks"])]
+CodeTimeoutOption = Annotated[float, typer.Option("--code-timeout", help=_help["code_timeout"])]
+AggOption = Annotated[Agg, typer.Option("--agg", help=_help["agg"])]
+ThresholdOption = Annotated[float, typer.Option("--threshold", help=_help["threshold"])]
+BatchSizeOption = Annotated[int, typer.Option("--batch-size", help=_help["batch_size"])]
+SeedOption = Annotated[int, typer.Option("--seed", help=_help["seed"])]
+ThinkingRoundsOption = Annotated[int, typer.Option("--thinking-rounds", help=_help["thinking_rounds"])]
+
 
 
 @app.command()
 def verify(
     path: Annotated[Path, typer.Argument(help="A solution file: JSON object, JSON list or JSONL.")],
     # -- who does it
-    model: Annotated[str | None, typer.Option(help="Model or adapter directory, .gguf file or hub id (default: "
-                                                   "genprm-smollm2-135m-lora, the distilled verifier, offline; "
-                                                   "SmolLM2-135M-Instruct is its base).")] = None,
-    backend: Annotated[str, typer.Option(help="Backend: hf (transformers), vllm (offline vLLM) or openai (an "
-                                              "OpenAI-compatible server; key from $OPENAI_API_KEY).")] = "hf",
-    dtype: Annotated[str, typer.Option(help="Weight dtype for the hf and vllm backends: auto (bfloat16 where the "
-                                            "device runs it natively, else float32), bfloat16, float16, "
-                                            "float32.")] = "auto",
-    base_url: Annotated[str | None, typer.Option(help="openai backend: the server, e.g. http://127.0.0.1:8000/v1 "
-                                                      "(default: $OPENAI_BASE_URL).")] = None,
-    tokenizer: Annotated[str | None, typer.Option(help="openai backend: a local tokenizer whose chat template "
-                                                       "renders prompts (default: --model if it is a directory, "
-                                                       "else ChatML).")] = None,
-    tensor_parallel_size: Annotated[int, typer.Option(help="vllm backend: GPUs to shard the model over.")] = 1,
-    gpu_memory_utilization: Annotated[float, typer.Option(help="vllm backend: fraction of GPU memory vLLM may "
-                                                              "use.")] = 0.9,
+    model: ModelOption = None,
+    backend: BackendOption = "hf",
+    dtype: DtypeOption = "auto",
+    base_url: BaseUrlOption = None,
+    tokenizer: TokenizerOption = None,
+    tensor_parallel_size: TensorParallelOption = 1,
+    gpu_memory_utilization: GpuMemoryOption = 0.9,
     # -- what to do: one flag per VerifierConfig field
-    prompt: Annotated[str | None, typer.Option(help=_help["prompt"])] = _defaults.prompt,
-    mode: Annotated[Mode, typer.Option(help=_help["mode"])] = _defaults.mode,  # type: ignore[assignment]
-    samples: Annotated[int, typer.Option(help=_help["samples"])] = _defaults.samples,
-    temperature: Annotated[float | None, typer.Option(help=_help["temperature"])] = _defaults.temperature,
-    max_tokens: Annotated[int | None, typer.Option(help=_help["max_tokens"])] = _defaults.max_tokens,
-    max_code_blocks: Annotated[int, typer.Option(help=_help["max_code_blocks"])] = _defaults.max_code_blocks,
-    code_timeout: Annotated[float, typer.Option(help=_help["code_timeout"])] = _defaults.code_timeout,
-    agg: Annotated[Agg, typer.Option(help=_help["agg"])] = _defaults.agg,  # type: ignore[assignment]
-    threshold: Annotated[float, typer.Option(help=_help["threshold"])] = _defaults.threshold,
-    batch_size: Annotated[int, typer.Option(help=_help["batch_size"])] = _defaults.batch_size,
-    seed: Annotated[int, typer.Option(help=_help["seed"])] = _defaults.seed,
-    thinking_rounds: Annotated[int, typer.Option(help=_help["thinking_rounds"])] = _defaults.thinking_rounds,
+    prompt: PromptOption = _defaults.prompt,
+    mode: ModeOption = _defaults.mode,  # type: ignore[assignment]
+    samples: SamplesOption = _defaults.samples,
+    temperature: TemperatureOption = _defaults.temperature,
+    max_tokens: MaxTokensOption = _defaults.max_tokens,
+    max_code_blocks: MaxCodeBlocksOption = _defaults.max_code_blocks,
+    code_timeout: CodeTimeoutOption = _defaults.code_timeout,
+    agg: AggOption = _defaults.agg,  # type: ignore[assignment]
+    threshold: ThresholdOption = _defaults.threshold,
+    batch_size: BatchSizeOption = _defaults.batch_size,
+    seed: SeedOption = _defaults.seed,
+    thinking_rounds: ThinkingRoundsOption = _defaults.thinking_rounds,
     # -- input and output
     format: Annotated[Format, typer.Option("--format", help="Input format.")] = "auto",  # type: ignore[assignment]
     json_out: Annotated[bool, typer.Option("--json", help="Print full results as JSON (one line each).")] = False,
@@ -132,6 +159,63 @@ def verify(
         _say(f"{len(results)} results appended to {out}")
     if report.bad_rows:
         raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    # -- who does it, and what to do: the same flags as `verify`
+    model: ModelOption = None,
+    backend: BackendOption = "hf",
+    dtype: DtypeOption = "auto",
+    base_url: BaseUrlOption = None,
+    tokenizer: TokenizerOption = None,
+    tensor_parallel_size: TensorParallelOption = 1,
+    gpu_memory_utilization: GpuMemoryOption = 0.9,
+    prompt: PromptOption = _defaults.prompt,
+    mode: ModeOption = _defaults.mode,  # type: ignore[assignment]
+    samples: SamplesOption = _defaults.samples,
+    temperature: TemperatureOption = _defaults.temperature,
+    max_tokens: MaxTokensOption = _defaults.max_tokens,
+    max_code_blocks: MaxCodeBlocksOption = _defaults.max_code_blocks,
+    code_timeout: CodeTimeoutOption = _defaults.code_timeout,
+    agg: AggOption = _defaults.agg,  # type: ignore[assignment]
+    threshold: ThresholdOption = _defaults.threshold,
+    batch_size: BatchSizeOption = _defaults.batch_size,
+    seed: SeedOption = _defaults.seed,
+    thinking_rounds: ThinkingRoundsOption = _defaults.thinking_rounds,
+    # -- the server: one flag per ServeConfig field
+    host: Annotated[str, typer.Option(help=_serve_help["host"])] = _serve_defaults.host,
+    port: Annotated[int, typer.Option(help=_serve_help["port"])] = _serve_defaults.port,
+    api_key: Annotated[str | None, typer.Option(help=_serve_help["api_key"])] = None,
+    max_queue: Annotated[int, typer.Option(help=_serve_help["max_queue"])] = _serve_defaults.max_queue,
+    max_body_bytes: Annotated[int, typer.Option(help=_serve_help["max_body_bytes"])] = _serve_defaults.max_body_bytes,
+    max_solutions: Annotated[int, typer.Option(help=_serve_help["max_solutions"])] = _serve_defaults.max_solutions,
+    max_steps: Annotated[int, typer.Option(help=_serve_help["max_steps"])] = _serve_defaults.max_steps,
+    max_step_chars: Annotated[int, typer.Option(help=_serve_help["max_step_chars"])] = _serve_defaults.max_step_chars,
+    step_split: Annotated[str, typer.Option(help=_serve_help["step_split"])] = _serve_defaults.step_split,
+    shutdown_timeout: Annotated[float, typer.Option(
+        help=_serve_help["shutdown_timeout"])] = _serve_defaults.shutdown_timeout,
+) -> None:
+    """Serve the verifier over HTTP for RL trainers and search loops: /v1/verify, OpenRLHF's /get_reward, /metrics."""
+    from genprm.serve.app import serve as run_server
+    from genprm.verifier import Verifier
+
+    config = VerifierConfig(prompt=prompt, mode=str(mode.value), samples=samples, temperature=temperature,
+                            max_tokens=max_tokens, max_code_blocks=max_code_blocks, code_timeout=code_timeout,
+                            agg=str(agg.value), threshold=threshold, batch_size=batch_size, seed=seed,
+                            thinking_rounds=thinking_rounds)
+    serve_config = ServeConfig(host=host, port=port, api_key=api_key, max_queue=max_queue,
+                               max_body_bytes=max_body_bytes, max_solutions=max_solutions, max_steps=max_steps,
+                               max_step_chars=max_step_chars, step_split=step_split,
+                               shutdown_timeout=shutdown_timeout)
+    if serve_config.host not in ("127.0.0.1", "localhost", "::1") and not serve_config.api_key:
+        _say(f"warning: serving on {serve_config.host} without --api-key: anyone who reaches it can use it")
+    options = _backend_options(backend, dtype, base_url, tokenizer, tensor_parallel_size, gpu_memory_utilization)
+    verifier = Verifier.from_pretrained(model, backend=backend, config=config, **options)
+    try:
+        run_server(verifier, serve_config)
+    finally:
+        verifier.close()
 
 
 @app.command(name="prompts")

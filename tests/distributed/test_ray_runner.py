@@ -72,6 +72,8 @@ def test_killed_driver_then_rerun_ends_with_every_id_once(cluster, reference, tm
     assert "Traceback" not in rerun.stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert_matches(records, expected)
+    evaluated = genprm("eval", out, "--no-plots", "--out-dir", tmp_path / "eval")  # read unchanged by `genprm eval`
+    assert evaluated.returncode == 0, evaluated.stderr
 
 
 @pytest.mark.slow

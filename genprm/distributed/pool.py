@@ -22,7 +22,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from genprm.distributed.config import RayConfig
@@ -75,7 +75,6 @@ class PoolStats:
     rows: int = 0
     restarts: int = 0  # replica deaths seen (each restarted by Ray, unless out of restarts)
     redone: int = 0  # rows queued again after their replica died
-    nodes: set[str] = field(default_factory=set)
 
 
 class ReplicaPool:
@@ -131,7 +130,9 @@ class ReplicaPool:
 
     def map(self, rows: Sequence[Solution]) -> Iterator[Any]:
         """Yield one output per row (completion order), each id once, whatever replicas die on the way."""
-        ray, n = self.ray, self.config.rows_per_task
+        ray = self.ray
+        # At most rows_per_task rows a task, and fewer when the input is small, so every replica gets work.
+        n = max(1, min(self.config.rows_per_task, -(-len(rows) // (len(self.replicas) * TASKS_PER_REPLICA))))
         todo = deque(_Task(list(rows[i:i + n])) for i in range(0, len(rows), n))
         done: set[str] = set()
         running: dict[Any, tuple[int, _Task]] = {}  # streaming generator -> (replica, task)

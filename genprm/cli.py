@@ -17,6 +17,7 @@ from genprm.batch import BatchReport, ResultWriter, done_ids, parse_shard, selec
 from genprm.config import VerifierConfig
 from genprm.data import FORMATS
 from genprm.distill.commands import distill_app
+from genprm.distributed import flags as ray_flags
 from genprm.errors import GenPRMError
 from genprm.serve.config import ServeConfig
 
@@ -100,6 +101,13 @@ def verify(
     limit: Annotated[int | None, typer.Option(help="Verify at most this many solutions.")] = None,
     shard: Annotated[str | None, typer.Option(help="i/n: verify only every n-th solution, from the i-th.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Full critiques and code outputs.")] = False,
+    # -- where: a Ray cluster (one flag per RayConfig field)
+    use_ray: ray_flags.UseRay = False,
+    ray_address: ray_flags.Address = None,
+    replicas: ray_flags.Replicas = ray_flags.DEFAULTS.replicas,
+    gpus_per_replica: ray_flags.GpusPerReplica = ray_flags.DEFAULTS.gpus_per_replica,
+    cpus_per_replica: ray_flags.CpusPerReplica = ray_flags.DEFAULTS.cpus_per_replica,
+    rows_per_task: ray_flags.RowsPerTask = ray_flags.DEFAULTS.rows_per_task,
 ) -> None:
     """Verify each step of one solution or a batch; print a table, JSON, or append JSONL."""
     from genprm.render import batch_view, print_result
@@ -109,6 +117,7 @@ def verify(
                             max_tokens=max_tokens, max_code_blocks=max_code_blocks, code_timeout=code_timeout,
                             agg=str(agg.value), threshold=threshold, batch_size=batch_size, seed=seed,
                             thinking_rounds=thinking_rounds)
+    ray = ray_flags.ray_config(use_ray, ray_address, replicas, gpus_per_replica, cpus_per_replica, rows_per_task)
     report = BatchReport()
     skip = done_ids(out) if out else set()
     # Read the whole selection first: a broken file fails before the model loads, and the bar knows its total.
@@ -129,7 +138,12 @@ def verify(
         _say(f"resuming: {report.skipped_done} already in {out}, {len(solutions)} to go")
 
     options = _backend_options(backend, dtype, base_url, tokenizer, tensor_parallel_size, gpu_memory_utilization)
-    verifier = Verifier.from_pretrained(model, backend=backend, config=config, **options)
+    if ray:
+        from genprm.distributed import RayVerifier
+
+        verifier = RayVerifier(model, backend, config, ray, log=_say, **options)
+    else:
+        verifier = Verifier.from_pretrained(model, backend=backend, config=config, **options)
     writer = ResultWriter(out) if out else None
     results = []
     single = len(solutions) == 1

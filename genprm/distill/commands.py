@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from genprm.distill.train_config import TrainConfig
+from genprm.distributed import flags as ray_flags
 
 distill_app = typer.Typer(no_args_is_help=True, help="Build a verifier: labelled solutions -> teacher critiques -> "
                                                        "filter -> fine-tune -> evaluate.")
@@ -76,10 +77,23 @@ def synth(
                                               "--teacher is its name).")] = "hf",
     base_url: Annotated[str | None, typer.Option(help="openai backend: the server, e.g. "
                                                       "http://127.0.0.1:8000/v1.")] = None,
+    use_ray: ray_flags.UseRay = False,
+    ray_address: ray_flags.Address = None,
+    replicas: ray_flags.Replicas = ray_flags.DEFAULTS.replicas,
+    gpus_per_replica: ray_flags.GpusPerReplica = ray_flags.DEFAULTS.gpus_per_replica,
+    cpus_per_replica: ray_flags.CpusPerReplica = ray_flags.DEFAULTS.cpus_per_replica,
+    rows_per_task: ray_flags.RowsPerTask = ray_flags.DEFAULTS.rows_per_task,
 ) -> None:
     """A teacher critiques each step in the verifier's own protocol; its code runs in the sandbox."""
     from genprm.distill.stages import synth_file
 
+    ray = ray_flags.ray_config(use_ray, ray_address, replicas, gpus_per_replica, cpus_per_replica, rows_per_task)
+    if ray:
+        from genprm.distributed import SynthJob, synth_on_ray
+
+        job = SynthJob(teacher, prompt, code_timeout, max_tokens, batch_size, backend, base_url)
+        synth_on_ray(path, out, job, ray, limit=limit, log=_log)
+        return
     synth_file(path, out, teacher, prompt, code_timeout, max_tokens, batch_size, limit=limit, backend=backend,
                base_url=base_url, log=_log)
 

@@ -1,0 +1,32 @@
+"""Where the work runs: one dataclass, one field per `--ray-*` / `--replicas` flag (same names, dashes for
+underscores). What the work is (the verifier's config, the teacher) is chosen separately, as in a local run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from genprm.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    address: str | None = field(default=None, metadata={
+        "help": "Ray cluster to join: 'auto' (the one `ray start` runs on this node) or head-ip:6379 "
+                "(default: $RAY_ADDRESS, else a local cluster of this machine's cores)."})
+    replicas: int = field(default=1, metadata={"help": "Replicas: actors that each load the model (and a sandbox "
+                                                       "pool) once and verify batches of rows."})
+    gpus_per_replica: float = field(default=0.0, metadata={"help": "GPUs per replica (vllm backend: set "
+                                                                   "--tensor-parallel-size to match; 0 on CPU)."})
+    cpus_per_replica: float = field(default=1.0, metadata={"help": "CPU cores per replica; Ray gives a replica as "
+                                                                   "many torch threads."})
+    rows_per_task: int = field(default=16, metadata={"help": "Rows sent to a replica at once; a replica that dies "
+                                                             "redoes only the unfinished rows of its task."})
+
+    def __post_init__(self) -> None:
+        for name in ("replicas", "rows_per_task"):
+            if getattr(self, name) < 1:
+                raise ConfigError(name, ">= 1", getattr(self, name))
+        if self.gpus_per_replica < 0:
+            raise ConfigError("gpus_per_replica", ">= 0", self.gpus_per_replica)
+        if self.cpus_per_replica <= 0:
+            raise ConfigError("cpus_per_replica", "> 0", self.cpus_per_replica)

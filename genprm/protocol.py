@@ -30,8 +30,9 @@ _REQUIRED = ("kind", "verdict_prefix", "positive", "negative", "verdict_suffix",
 
 
 def builtin_protocols() -> list[str]:
+    # policy_*.jinja are the prompts of `genprm search`'s policy, not verifier protocols.
     return sorted(p.name.removesuffix(".jinja") for p in resources.files("genprm.prompts").iterdir()
-                  if p.name.endswith(".jinja"))
+                  if p.name.endswith(".jinja") and not p.name.startswith("policy_"))
 
 
 @dataclass(frozen=True)

@@ -208,14 +208,14 @@ def search(
     report = SearchReport()
     # Read the problems first: a broken file fails before the models load.
     problems = select_problems(path, searched_ids(out) if out else None, limit, report)
+    if not problems and len(report.bad_rows) == 1 and not report.skipped_done:
+        raise report.bad_rows[0]
     for error in report.bad_rows:
         _say(f"skipped: {error}")
     if not problems:
         if report.skipped_done:
             _say(f"all {report.skipped_done} problems are already in {out}; nothing to do")
             raise typer.Exit(2 if report.bad_rows else 0)
-        if len(report.bad_rows) == 1:
-            raise report.bad_rows[0]
         raise GenPRMError(f"{path}: no problem to search ({len(report.bad_rows)} bad rows)")
     if report.skipped_done:
         _say(f"resuming: {report.skipped_done} already in {out}, {len(problems)} to go")
@@ -259,7 +259,8 @@ _gold_help = "Labelled data file whose solutions' labels replace those in the sc
 @app.command(name="eval")
 def eval_command(
     paths: Annotated[list[Path], typer.Argument(help="Scored JSONL files (from `genprm verify --out`); "
-                                                    "with --by file, each file is one subset.")],
+                                                    "with --by file, each file is one subset. Or `genprm search "
+                                                    "--out` results: accuracy against generated tokens.")],
     gold: Annotated[Path | None, typer.Option(help=_gold_help)] = None,
     gold_format: Annotated[Format, typer.Option(help="Format of --gold.")] = "auto",  # type: ignore[assignment]
     by: Annotated[str, typer.Option(help="Subsets: file (one per input file), none, or a solution meta key such "

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from genprm.backends.base import load_backend
-from genprm.backends.weights import BASE_MODEL
+from genprm.backends.weights import BASE_MODEL, DEFAULT_MODEL
 from genprm.batch import ResultWriter
 from genprm.config import VerifierConfig
 from genprm.errors import InputError
@@ -106,6 +106,7 @@ def load_models(policy_model: str | None = None, policy_backend: str = "hf", ver
     policy_options, verifier_options = dict(policy_options or {}), dict(verifier_options or {})
     verifier = Verifier.from_pretrained(verifier_model, backend=verifier_backend, config=verifier_config,
                                         **verifier_options)
-    same = (policy_model, policy_backend, policy_options) == (verifier_model, verifier_backend, verifier_options)
+    same = ((policy_model, policy_backend, policy_options)
+            == (verifier_model or DEFAULT_MODEL, verifier_backend, verifier_options))
     backend = verifier.backend if same else load_backend(policy_backend, policy_model, **policy_options)
     return Policy(backend, delimiter), StepScorer(verifier)

@@ -40,14 +40,14 @@ class MemoBackend:
         return self.inner.chat(messages, add_generation_prompt)
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
-        todo = list(dict.fromkeys(r for r in requests if r not in self._generations))
-        outs = self.inner.generate(todo) if todo else []
+        # Each unseeded sample is its own call; the others are asked once, and only when not seen before.
+        fresh = [i for i, r in enumerate(requests) if not _memoisable(r)]
+        todo = list(dict.fromkeys(r for r in requests if _memoisable(r) and r not in self._generations))
+        outs = self.inner.generate([*todo, *(requests[i] for i in fresh)]) if todo or fresh else []
         self.generated_tokens += sum(o.num_tokens for o in outs)
-        fresh = dict(zip(todo, outs, strict=True))
-        for r, o in fresh.items():
-            if r.temperature == 0 or r.seed is not None:
-                self._generations[r] = o
-        return [self._generations.get(r) or fresh[r] for r in requests]
+        self._generations.update(zip(todo, outs, strict=False))
+        answers = dict(zip(fresh, outs[len(todo):], strict=True))
+        return [answers[i] if i in answers else self._generations[r] for i, r in enumerate(requests)]
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[dict[str, float]]:
         todo = list(dict.fromkeys(r for r in requests if r not in self._scores))
@@ -117,3 +117,8 @@ class StepScorer:
     def close(self) -> None:
         self.verifier.close_sandbox()
         self.backend.forget()
+
+
+def _memoisable(request: GenerateRequest) -> bool:
+    """Whether the answer is a function of the request: greedy, or sampled with a seed."""
+    return request.temperature == 0 or request.seed is not None

@@ -19,6 +19,7 @@ from genprm.data import FORMATS
 from genprm.distill.commands import distill_app
 from genprm.distributed import flags as ray_flags
 from genprm.errors import GenPRMError
+from genprm.search.config import SearchConfig
 from genprm.serve.config import ServeConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -67,6 +68,8 @@ BatchSizeOption = Annotated[int, typer.Option("--batch-size", help=_help["batch_
 SeedOption = Annotated[int, typer.Option("--seed", help=_help["seed"])]
 ThinkingRoundsOption = Annotated[int, typer.Option("--thinking-rounds", help=_help["thinking_rounds"])]
 
+_search_help = {name: f.metadata["help"] for name, f in SearchConfig.__dataclass_fields__.items()}
+_search_defaults = SearchConfig()
 
 
 @app.command()
@@ -265,6 +268,116 @@ def list_models(json_out: Annotated[bool, typer.Option("--json", help="One JSON 
         out_console.print(f"[{i}] {source}", highlight=False, markup=False, soft_wrap=True)
 
 
+# -- search: a policy model writes solutions, the verifier steers or ranks them ----------------------------------
+
+Strategy = Enum("Strategy", {s: s for s in ("beam", "best-of-n", "refine")}, type=str)  # type: ignore[misc]
+
+
+@app.command()
+def search(
+    path: Annotated[Path, typer.Argument(help="Problems with gold answers (JSONL/JSON): GSM8K {question, answer}, "
+                                              "MATH {problem, solution|answer} or {problem, answer}.")],
+    out: Annotated[Path | None, typer.Option(help="Append one JSON line per problem to this file; a rerun skips "
+                                                  "problems already there.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Search at most the first this many problems.")] = None,
+    # -- who does it: the policy and the verifier, each on any backend
+    policy: Annotated[str | None, typer.Option(help="The policy model (default: SmolLM2-135M-Instruct, the base "
+                                                    "model).")] = None,
+    policy_backend: Annotated[str, typer.Option(help="The policy's backend: hf, vllm or openai.")] = "hf",
+    policy_base_url: Annotated[str | None, typer.Option(help="openai policy backend: its server.")] = None,
+    model: Annotated[str | None, typer.Option(help="The verifier (default: genprm-smollm2-135m-lora).")] = None,
+    backend: Annotated[str, typer.Option(help="The verifier's backend: hf, vllm or openai.")] = "hf",
+    base_url: Annotated[str | None, typer.Option(help="openai verifier backend: its server.")] = None,
+    tokenizer: Annotated[str | None, typer.Option(help="openai backends: a local tokenizer whose chat template "
+                                                       "renders prompts.")] = None,
+    dtype: DtypeOption = "auto",
+    tensor_parallel_size: Annotated[int, typer.Option(help="vllm backends: GPUs to shard a model over.")] = 1,
+    gpu_memory_utilization: Annotated[float, typer.Option(help="vllm backends: fraction of GPU memory each "
+                                                              "engine may use.")] = 0.9,
+    # -- how the verifier verifies (a few of `genprm verify`'s flags)
+    prompt: PromptOption = _defaults.prompt,
+    mode: ModeOption = _defaults.mode,  # type: ignore[assignment]
+    samples: SamplesOption = _defaults.samples,
+    threshold: Annotated[float, typer.Option(help=_help["threshold"])] = _defaults.threshold,
+    verifier_max_tokens: Annotated[int | None, typer.Option(help=_help["max_tokens"])] = _defaults.max_tokens,
+    # -- what to search: one flag per SearchConfig field
+    strategy: Annotated[Strategy, typer.Option(help=_search_help["strategy"])] = "beam",  # type: ignore[assignment]
+    n: Annotated[int, typer.Option(help=_search_help["n"])] = _search_defaults.n,
+    beam_width: Annotated[int, typer.Option(help=_search_help["beam_width"])] = _search_defaults.beam_width,
+    expand: Annotated[int, typer.Option(help=_search_help["expand"])] = _search_defaults.expand,
+    max_steps: Annotated[int, typer.Option(help=_search_help["max_steps"])] = _search_defaults.max_steps,
+    rounds: Annotated[int, typer.Option(help=_search_help["rounds"])] = _search_defaults.rounds,
+    step_tokens: Annotated[int, typer.Option(help=_search_help["step_tokens"])] = _search_defaults.step_tokens,
+    max_tokens: Annotated[int, typer.Option(help=_search_help["max_tokens"])] = _search_defaults.max_tokens,
+    temperature: Annotated[float, typer.Option(help=_search_help["temperature"])] = _search_defaults.temperature,
+    agg: Annotated[Agg, typer.Option(help=_search_help["agg"])] = _search_defaults.agg,  # type: ignore[assignment]
+    step_delimiter: Annotated[str, typer.Option(help=_search_help["step_delimiter"] + " Escapes such as \\n are "
+                                                     "read.")] = "\\n\\n",
+    batch_problems: Annotated[int, typer.Option(help=_search_help["batch_problems"])] = _search_defaults.batch_problems,
+    seed: Annotated[int, typer.Option(help=_search_help["seed"])] = _search_defaults.seed,
+) -> None:
+    """Test-time scaling: a policy writes solutions, the verifier guides (beam), ranks (best-of-n) or critiques
+    them (refine); answers are checked against the gold ones."""
+    import codecs
+
+    from genprm.batch import done_ids as searched_ids
+    from genprm.search import SearchConfig, load_models, search_file, select_problems
+    from genprm.search.run import SearchReport, search
+
+    config = SearchConfig(strategy=str(strategy.value), n=n, beam_width=beam_width, expand=expand,
+                          max_steps=max_steps, rounds=rounds, step_tokens=step_tokens, max_tokens=max_tokens,
+                          temperature=temperature, agg=str(agg.value),
+                          step_delimiter=codecs.decode(step_delimiter, "unicode_escape"),
+                          batch_problems=batch_problems, seed=seed)
+    verifier_config = VerifierConfig(prompt=prompt, mode=str(mode.value), samples=samples, threshold=threshold,
+                                     max_tokens=verifier_max_tokens,
+                                     batch_size=max(_defaults.batch_size, beam_width * expand, n))
+    report = SearchReport()
+    # Read the problems first: a broken file fails before the models load.
+    problems = select_problems(path, searched_ids(out) if out else None, limit, report)
+    if not problems and len(report.bad_rows) == 1 and not report.skipped_done:
+        raise report.bad_rows[0]
+    for error in report.bad_rows:
+        _say(f"skipped: {error}")
+    if not problems:
+        if report.skipped_done:
+            _say(f"all {report.skipped_done} problems are already in {out}; nothing to do")
+            raise typer.Exit(2 if report.bad_rows else 0)
+        raise GenPRMError(f"{path}: no problem to search ({len(report.bad_rows)} bad rows)")
+    if report.skipped_done:
+        _say(f"resuming: {report.skipped_done} already in {out}, {len(problems)} to go")
+    policy_options = _backend_options(policy_backend, dtype, policy_base_url, tokenizer, tensor_parallel_size,
+                                      gpu_memory_utilization)
+    verifier_options = _backend_options(backend, dtype, base_url, tokenizer, tensor_parallel_size,
+                                        gpu_memory_utilization)
+    the_policy, scorer = load_models(policy, policy_backend, model, backend, verifier_config, policy_options,
+                                     verifier_options, config.step_delimiter)
+    results = []
+    try:
+        with _progress(disable=False) as progress:
+            task = progress.add_task(f"searching ({config.strategy})", total=len(problems), rate="")
+
+            def advance(result: object) -> None:
+                results.append(result)
+                correct = sum(r.correct for r in results)
+                progress.update(task, advance=1, rate=f"{correct}/{len(results)} correct")
+
+            if out:
+                search_file(problems, out, the_policy, scorer, config, on_result=advance)
+            else:
+                for result in search(problems, the_policy, scorer, config):
+                    print(result.to_json(), flush=True)
+                    advance(result)
+    finally:
+        scorer.close()
+    correct = sum(r.correct for r in results)
+    tokens = sum(r.policy_tokens + r.verifier_tokens for r in results) / len(results)
+    _say(f"{config.strategy}: {correct}/{len(results)} correct ({100 * correct / len(results):.1f}%), "
+         f"{tokens:.0f} generated tokens per problem" + (f"; results appended to {out}" if out else ""))
+    if report.bad_rows:
+        raise typer.Exit(2)
+
+
 # -- evaluation: these read scored files (`verify --out`) and never load a model ------------------------------
 
 _gold_help = "Labelled data file whose solutions' labels replace those in the scored files (matched by id)."
@@ -273,7 +386,8 @@ _gold_help = "Labelled data file whose solutions' labels replace those in the sc
 @app.command(name="eval")
 def eval_command(
     paths: Annotated[list[Path], typer.Argument(help="Scored JSONL files (from `genprm verify --out`); "
-                                                    "with --by file, each file is one subset.")],
+                                                    "with --by file, each file is one subset. Or `genprm search "
+                                                    "--out` results: accuracy against generated tokens.")],
     gold: Annotated[Path | None, typer.Option(help=_gold_help)] = None,
     gold_format: Annotated[Format, typer.Option(help="Format of --gold.")] = "auto",  # type: ignore[assignment]
     by: Annotated[str, typer.Option(help="Subsets: file (one per input file), none, or a solution meta key such "

@@ -60,6 +60,12 @@ def load_solutions(path: str | Path, format: str = "auto") -> list[Solution]:
     return solutions
 
 
+def read_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | InputError]]:
+    """(1-based row, record or row-level `InputError`) for each row of a JSON object, JSON list or JSONL file; for
+    readers of rows that are not solutions (e.g. `genprm.search`'s problems)."""
+    return _iter_records(Path(path))
+
+
 def detect_format(record: dict[str, Any]) -> str:
     keys = set(record)
     if {"problem", "steps"} <= keys:

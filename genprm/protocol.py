@@ -36,8 +36,9 @@ _MISSING = object()
 
 
 def builtin_protocols() -> list[str]:
+    # policy_*.jinja are the prompts of `genprm search`'s policy, not verifier protocols.
     return sorted(p.name.removesuffix(".jinja") for p in resources.files("genprm.prompts").iterdir()
-                  if p.name.endswith(".jinja"))
+                  if p.name.endswith(".jinja") and not p.name.startswith("policy_"))
 
 
 def _environment() -> jinja2.Environment:

@@ -34,7 +34,13 @@ class Output:
 def eval_files(paths: Sequence[Path], out_dir: Path | None, gold: Path | None = None, gold_format: str = "auto",
                by: str = "file", threshold: float = 0.5, tune_on: Sequence[Path] = (),
                make_plots: bool = True) -> Output:
-    """Evaluate scored files; write `metrics.json` and plots into `out_dir` (None: write nothing)."""
+    """Evaluate scored files; write `metrics.json` and plots into `out_dir` (None: write nothing).
+
+    Given `genprm search` results instead, write `search.json` and `accuracy_vs_tokens.png` (see `search_files`)."""
+    from genprm.search.evaluate import is_search_results
+
+    if paths and all(is_search_results(p) for p in paths):
+        return search_files(paths, out_dir, make_plots)
     _check_threshold(threshold)
     samples = load_scored(paths, by, gold, gold_format)
     source = "fixed"
@@ -66,6 +72,23 @@ def eval_plots(samples: Sequence[Scored], metrics: dict[str, Any]) -> dict[str, 
         if fig is not None:
             figures["f1_vs_threshold"] = fig
     return figures
+
+
+def search_files(paths: Sequence[Path], out_dir: Path | None, make_plots: bool = True) -> Output:
+    """Accuracy against generated tokens of `genprm search` results (one run per file): `search.json` and
+    `accuracy_vs_tokens.png` in `out_dir`."""
+    from genprm.search.evaluate import load_search_results, scaling_markdown, scaling_table
+
+    table = scaling_table(load_search_results(paths))
+    output = Output(table, scaling_markdown(table))
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / "search.json"
+        path.write_text(json.dumps(table, indent=2) + "\n")
+        output.files.append(path)
+        if make_plots:
+            output.files.append(plots.save(plots.accuracy_against_tokens(table), out_dir / "accuracy_vs_tokens.png"))
+    return output
 
 
 def rerank_files(paths: Sequence[Path], out_dir: Path | None, gold: Path | None = None, gold_format: str = "auto",

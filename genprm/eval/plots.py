@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 from genprm.eval.evaluate import gold_step_labels
 from genprm.eval.metrics import is_score
@@ -79,3 +80,23 @@ def png_bytes(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
     return buffer.getvalue()
+
+
+def accuracy_against_tokens(table: dict[str, Any]) -> Figure:
+    """Search accuracy against generated tokens per problem, one line per strategy (`genprm search` results)."""
+    fig = Figure(figsize=(6.4, 3.8), layout="constrained")
+    ax = fig.add_subplot()
+    for method, points in table["methods"].items():
+        xs, ys = [p["tokens"] for p in points], [p["accuracy"] for p in points]
+        ax.plot(xs, ys, marker="o", label=method, linestyle="--" if "vote" in method else "-")
+        if "vote" not in method:  # the votes share best-of-n's budgets: label those once
+            for p in points:
+                ax.annotate(p["budget"], (p["tokens"], p["accuracy"]), textcoords="offset points", xytext=(3, 4),
+                            fontsize=7, color=GREY)
+    ax.set(xscale="log", xlabel="generated tokens per problem (policy + verifier)", ylabel="accuracy (%)",
+           ylim=(0, 100), title=f"Accuracy against compute ({table['problems']} problems)")
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(ScalarFormatter())
+    ax.tick_params(axis="x", which="minor", labelsize=7)
+    ax.legend(frameon=False, fontsize=8)
+    return fig

@@ -62,7 +62,7 @@ def rerank(results: Sequence[VerificationResult], seed: int = 0) -> dict[str, An
 
 def group_candidates(results: Sequence[VerificationResult]) -> list[list[Candidate]]:
     """Group results by problem text and turn each into a `Candidate` (answer cluster, correctness)."""
-    from math_verify import parse, verify  # imported here: sympy is slow to import and only rerank needs it
+    from math_verify import parse  # imported here: sympy is slow to import and only rerank needs it
 
     by_problem: dict[str, list[VerificationResult]] = defaultdict(list)
     for r in results:
@@ -73,21 +73,28 @@ def group_candidates(results: Sequence[VerificationResult]) -> list[list[Candida
         if gold_text is None:
             raise InputError(f"no gold answer for problem {problem[:60]!r} (id {members[0].id!r}); rerank checks "
                              "final answers against `answer` (pass --gold FILE with it)")
-        gold = parse(gold_text)
-        representatives: list[Any] = []
-        group = []
-        for r in members:
-            answer = final_answer(r.solution.steps, parse)
-            cluster = -1
-            if answer is not None:
-                cluster = next((i for i, rep in enumerate(representatives) if verify(rep, answer)), -1)
-                if cluster < 0:
-                    representatives.append(answer)
-                    cluster = len(representatives) - 1
-            correct = answer is not None and bool(gold) and verify(gold, answer)
-            group.append(Candidate(r.reward if is_score(r.reward) else -math.inf, cluster, correct))
-        groups.append(group)
+        answers = [final_answer(r.solution.steps, parse) for r in members]
+        groups.append(make_candidates(answers, [r.reward for r in members], parse(gold_text)))
     return groups
+
+
+def make_candidates(answers: Sequence[list[Any] | None], rewards: Sequence[float], gold: list[Any]) -> list[Candidate]:
+    """One problem's candidates from their parsed final answers (None: none found) and rewards: equal answers (by
+    math-verify) share a cluster; each is checked against the parsed `gold`."""
+    from math_verify import verify
+
+    representatives: list[Any] = []
+    group = []
+    for answer, reward in zip(answers, rewards, strict=True):
+        cluster = -1
+        if answer is not None:
+            cluster = next((i for i, rep in enumerate(representatives) if verify(rep, answer)), -1)
+            if cluster < 0:
+                representatives.append(answer)
+                cluster = len(representatives) - 1
+        correct = answer is not None and bool(gold) and verify(gold, answer)
+        group.append(Candidate(reward if is_score(reward) else -math.inf, cluster, correct))
+    return group
 
 
 def final_answer(steps: Sequence[str], parse: Callable[[str], list[Any]]) -> list[Any] | None:
@@ -119,24 +126,38 @@ def _by_reward(picked: list[Candidate]) -> float:
     return _best({i: c.reward for i, c in enumerate(picked)}, {i: c.correct for i, c in enumerate(picked)})
 
 
+def vote_counts(picked: Sequence[Candidate], weight: Callable[[Candidate], float]) -> dict[int, float]:
+    """Votes per answer cluster (candidates without an answer do not vote)."""
+    votes: dict[int, float] = defaultdict(float)
+    for c in picked:
+        if c.cluster >= 0:
+            votes[c.cluster] += weight(c)
+    return dict(votes)
+
+
 def _vote(weight: Callable[[Candidate], float]) -> Callable[[list[Candidate]], float]:
     def pick(picked: list[Candidate]) -> float:
-        votes: dict[int, float] = defaultdict(float)
-        correct: dict[int, bool] = {}
-        for c in picked:
-            if c.cluster >= 0:
-                votes[c.cluster] += weight(c)
-                correct[c.cluster] = c.correct
-        return _best(votes, correct)
+        return _best(vote_counts(picked, weight), {c.cluster: c.correct for c in picked})
 
     return pick
 
 
+# A reward of -inf (unparseable) must not cancel a whole cluster's votes: it weighs 0.
+VOTE_WEIGHTS: dict[str, Callable[[Candidate], float]] = {
+    "weighted vote": lambda c: max(c.reward, 0.0),
+    "majority vote": lambda c: 1.0,
+}
+
+
 _PICK: dict[str, Callable[[list[Candidate]], float]] = {
     "verifier": _by_reward,
-    # A reward of -inf (unparseable) must not cancel a whole cluster's votes: it weighs 0.
-    "weighted vote": _vote(lambda c: max(c.reward, 0.0)),
-    "majority vote": _vote(lambda c: 1.0),
+    "weighted vote": _vote(VOTE_WEIGHTS["weighted vote"]),
+    "majority vote": _vote(VOTE_WEIGHTS["majority vote"]),
     "random": lambda picked: sum(c.correct for c in picked) / len(picked),
     "oracle": lambda picked: float(any(c.correct for c in picked)),
 }
+
+
+def expected_correct(picked: Sequence[Candidate], method: str) -> float:
+    """How often `method` (one of `METHODS`) picks a right answer among `picked`; a tie counts the mean of the tied."""
+    return _PICK[method](list(picked))

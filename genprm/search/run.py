@@ -1,0 +1,112 @@
+"""Running a search over problems: batches of problems through a strategy, graded, written as they finish.
+
+    search(problems, policy, scorer, config)      -> SearchResult per problem (a generator)
+    search_file(path, out, policy, scorer, config) -> appends to a JSONL file; a rerun skips ids already there
+    load_models(...)                               -> the policy and the verifier (one backend when they match)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genprm.backends.base import load_backend
+from genprm.backends.weights import BASE_MODEL, DEFAULT_MODEL
+from genprm.batch import ResultWriter
+from genprm.config import VerifierConfig
+from genprm.errors import InputError
+from genprm.search.beam import beam_search
+from genprm.search.best_of_n import best_of_n
+from genprm.search.config import SearchConfig
+from genprm.search.policy import Policy
+from genprm.search.problems import Problem, read_problems
+from genprm.search.refine import refine
+from genprm.search.result import Searched, SearchResult, grade
+from genprm.search.scorer import StepScorer
+from genprm.verifier import Verifier
+
+Strategy = Callable[[Sequence[Problem], Policy, StepScorer, SearchConfig], list[Searched]]
+STRATEGY_FUNCTIONS: dict[str, Strategy] = {"beam": beam_search, "best-of-n": best_of_n, "refine": refine}
+
+
+def search(problems: Iterable[Problem], policy: Policy, scorer: StepScorer, config: SearchConfig
+           ) -> Iterator[SearchResult]:
+    """Search each problem with `config.strategy`, `config.batch_problems` problems at a time."""
+    strategy = STRATEGY_FUNCTIONS[config.strategy]
+    problems = list(problems)
+    for start in range(0, len(problems), config.batch_problems):
+        chunk = problems[start:start + config.batch_problems]
+        started = time.perf_counter()
+        searched = strategy(chunk, policy, scorer, config)
+        wall_s = (time.perf_counter() - started) / len(chunk)
+        for problem, s in zip(chunk, searched, strict=True):
+            yield grade(problem, config.strategy, s.attempts, policy_tokens=s.policy_tokens,
+                        verifier_tokens=scorer.tokens.get(problem.id, 0), verdicts=scorer.verdicts.get(problem.id, 0),
+                        budget=config.budget(), policy=policy.name, verifier=scorer.name, wall_s=wall_s)
+        scorer.forget([p.id for p in chunk])
+
+
+@dataclass
+class SearchReport:
+    skipped_done: int = 0
+    bad_rows: list[InputError] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+
+def select_problems(path: str | Path, skip_ids: set[str] | None = None, limit: int | None = None,
+                    report: SearchReport | None = None) -> list[Problem]:
+    """The problems of `path` still to search: good rows, each id once, not in `skip_ids`, the first `limit`."""
+    report = report if report is not None else SearchReport()
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for item in read_problems(path):
+        if isinstance(item, InputError):
+            report.bad_rows.append(item)
+            continue
+        if item.id in seen:
+            report.duplicates.append(item.id)
+            continue
+        seen.add(item.id)
+        if limit is not None and len(seen) > limit:
+            break
+        if skip_ids and item.id in skip_ids:
+            report.skipped_done += 1
+            continue
+        problems.append(item)
+    return problems
+
+
+def search_file(problems: Sequence[Problem], out: Path, policy: Policy, scorer: StepScorer, config: SearchConfig,
+                on_result: Callable[[SearchResult], None] | None = None) -> list[SearchResult]:
+    """Search `problems`, appending each result to `out` as one flushed JSONL line (a crash loses at most the
+    batch in flight; `select_problems(path, done_ids(out))` then resumes)."""
+    writer = ResultWriter(out)
+    results = []
+    try:
+        for result in search(problems, policy, scorer, config):
+            writer.write(result)  # type: ignore[arg-type]  # any result with to_json() and an id
+            results.append(result)
+            if on_result:
+                on_result(result)
+    finally:
+        writer.close()
+    return results
+
+
+def load_models(policy_model: str | None = None, policy_backend: str = "hf", verifier_model: str | None = None,
+                verifier_backend: str = "hf", verifier_config: VerifierConfig | None = None,
+                policy_options: dict[str, Any] | None = None, verifier_options: dict[str, Any] | None = None,
+                delimiter: str = "\n\n") -> tuple[Policy, StepScorer]:
+    """The policy (default: the base model, SmolLM2-135M-Instruct) and a scorer over the verifier (default: the
+    default verifier). The same model on the same backend with the same options is loaded once and shared."""
+    policy_model = policy_model or BASE_MODEL
+    policy_options, verifier_options = dict(policy_options or {}), dict(verifier_options or {})
+    verifier = Verifier.from_pretrained(verifier_model, backend=verifier_backend, config=verifier_config,
+                                        **verifier_options)
+    same = ((policy_model, policy_backend, policy_options)
+            == (verifier_model or DEFAULT_MODEL, verifier_backend, verifier_options))
+    backend = verifier.backend if same else load_backend(policy_backend, policy_model, **policy_options)
+    return Policy(backend, delimiter), StepScorer(verifier)

@@ -7,6 +7,10 @@ Evaluation sets (each built deterministically, so the base model's results from 
                     (bench/data/gsm8k_real_labelled.jsonl: 120 solutions, 69 with an error)
     prmbench        PRMBench records (MATH level), gold first error; records whose error index is past the last
                     step are skipped and counted
+    mrben-heldout   Mr-Ben's held-out test split by question (`genprm.distill.real.mrben_split`, fixed seed; the
+                    `real` stage trains on the train split only)
+Models: the base model, the shipped default verifier and the new model, in one run. With `calibrate`, each model's
+threshold is also tuned for F1 on Mr-Ben's dev split (never on an evaluation set) and every set is scored at it too.
 Metrics: ProcessBench protocol (earliest-error exact match: acc_err, acc_ok, F1) where first-error labels exist,
 AUROC of step scores against gold step labels, and AUROC of the min-aggregated reward against the outcome.
 Scored results are appended to `out_dir/<model tag>/<set>.jsonl`; a re-run verifies only what is missing.
@@ -27,7 +31,7 @@ from genprm.config import VerifierConfig
 from genprm.data import load_solutions, read_solutions
 from genprm.distill.corrupt import corrupt_gsm8k
 from genprm.distill.jsonl import read_jsonl
-from genprm.errors import InputError
+from genprm.errors import ConfigError, InputError
 from genprm.eval.metrics import auroc, predict_first_error, processbench
 from genprm.eval.scored import load_results
 from genprm.eval.table import markdown_table
@@ -62,6 +66,19 @@ def prmbench(paths: Sequence[str | Path], n: int) -> tuple[list[Solution], int]:
             if i < len(sols) and len(out) < n:
                 out.append(sols[i])
     return out, skipped
+
+
+def calibrate_threshold(results: Sequence[VerificationResult]) -> float:
+    """The threshold with the best ProcessBench F1 on `results` (a dev set), among the midpoints of their scores."""
+    labelled = [r for r in results if r.solution.label is not None]
+    scores = sorted({s for r in labelled for s in r.step_scores if s is not None})
+    candidates = [0.5] + [(a + b) / 2 for a, b in zip(scores, scores[1:], strict=False)]
+
+    def f1(t: float) -> float:
+        return processbench([r.solution.label for r in labelled],  # type: ignore[misc]
+                            [predict_first_error(r.step_scores, t) for r in labelled]).f1
+
+    return max(candidates, key=lambda t: (f1(t), -abs(t - 0.5)))
 
 
 def metrics(results: Sequence[VerificationResult], threshold: float = 0.5) -> dict[str, Any]:
@@ -107,8 +124,10 @@ def verify_set(verifier: Callable[[], Any], solutions: Sequence[Solution], out: 
 
 
 def evaluate_models(models: dict[str, str | None], sets: dict[str, list[Solution]], out_dir: str | Path,
-                    config: VerifierConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """{model tag: {set: metrics}}; also written to out_dir/metrics.json and out_dir/metrics.md."""
+                    config: VerifierConfig, log: Callable[[str], None] = print,
+                    dev: list[Solution] | None = None) -> dict[str, Any]:
+    """{model tag: {set: metrics}}; also written to out_dir/metrics.json and out_dir/metrics.md. With a `dev` set,
+    each model's threshold is tuned on it and every set is also scored at that threshold (keys `*_cal`)."""
     out_dir = Path(out_dir)
     table: dict[str, Any] = {}
     for tag, model in models.items():
@@ -123,10 +142,19 @@ def evaluate_models(models: dict[str, str | None], sets: dict[str, list[Solution
 
                 return stack.enter_context(Verifier(HFBackend(model, max_batch=config.batch_size), config))
 
+            tuned = None
+            if dev:
+                log(f"{tag} on the calibration split ({len(dev)} solutions)")
+                tuned = calibrate_threshold(verify_set(verifier, dev, out_dir / tag / "dev.jsonl", log))
+                log(f"{tag}: threshold tuned on dev = {tuned:.4f}")
             for name, solutions in sets.items():
                 log(f"{tag} on {name} ({len(solutions)} solutions)")
                 results = verify_set(verifier, solutions, out_dir / tag / f"{name}.jsonl", log)
                 table[tag][name] = metrics(results, config.threshold)
+                if tuned is not None:
+                    at_tuned = metrics(results, tuned)
+                    table[tag][name].update({f"{k}_cal": at_tuned.get(k) for k in ("f1", "acc_err", "acc_ok")},
+                                            threshold_cal=round(tuned, 4))
     (out_dir / "metrics.json").write_text(json.dumps(table, indent=2))
     (out_dir / "metrics.md").write_text(markdown(table))
     return table
@@ -139,11 +167,15 @@ def markdown(table: dict[str, Any]) -> str:
     def num(x: float | None) -> str:
         return "-" if x is None else f"{x:.3f}"
 
+    calibrated = any("f1_cal" in m for per_model in table.values() for m in per_model.values())
     rows = [[name, tag, m["n"], pct(m.get("f1")), pct(m.get("acc_err")), pct(m.get("acc_ok")),
-             num(m.get("step_auroc")), num(m.get("outcome_auroc")), m["seconds_per_solution"]]
+             num(m.get("step_auroc")), num(m.get("outcome_auroc")),
+             *([f"{pct(m.get('f1_cal'))} ({pct(m.get('acc_err_cal'))}/{pct(m.get('acc_ok_cal'))})",
+                num(m.get("threshold_cal"))] if calibrated else []), m["seconds_per_solution"]]
             for name in sorted({s for per_model in table.values() for s in per_model})
             for tag, per_model in table.items() if (m := per_model.get(name)) is not None]
-    header = ["set", "model", "n", "F1", "acc_err", "acc_ok", "step AUROC", "outcome AUROC", "s/solution"]
+    header = ["set", "model", "n", "F1", "acc_err", "acc_ok", "step AUROC", "outcome AUROC",
+              *(["F1 at dev threshold (acc_err/acc_ok)", "dev threshold"] if calibrated else []), "s/solution"]
     return markdown_table(header, rows) + "\n"
 
 
@@ -152,10 +184,14 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
                model_solutions: str = "../shared/data/gsm8k/model_solutions.jsonl",
                prmbench_files: list[str] | None = None, real_labelled: str = "bench/data/gsm8k_real_labelled.jsonl",
                n: int = 60, mode: str = "code", max_tokens: int = 160,
-               batch_size: int = 8, threads: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Evaluate the distilled `model` (and the base model when `base`) on the four sets; returns the table.
+               batch_size: int = 8, threads: int = 0, mrben: str = "", mrben_dev_fraction: float = 0.1,
+               mrben_test_fraction: float = 0.2, split_seed: int = 0, prmbench_n: int = 0, shipped: bool = False,
+               calibrate: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Evaluate the new `model` (the base model when `base`, the shipped default verifier when `shipped`) on the
+    sets; returns the table.
 
-    `n` sizes the gsm8k-heldout and gsm8k-model sets (prmbench gets n // 2); gsm8k-real is used whole."""
+    `n` sizes the gsm8k-heldout and gsm8k-model sets (prmbench gets `prmbench_n`, else n // 2); gsm8k-real and
+    Mr-Ben's held-out split are used whole. `calibrate` tunes each model's threshold on Mr-Ben's dev split."""
     from genprm.distill.stages import parse_rows
 
     if threads:
@@ -172,12 +208,30 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
     if real_labelled:
         sets["gsm8k-real"] = load_solutions(real_labelled, "steps")
     if prmbench_files:
-        sets["prmbench"], skipped = prmbench(prmbench_files, n // 2)
+        sets["prmbench"], skipped = prmbench(prmbench_files, prmbench_n or n // 2)
         log(f"prmbench: skipped {skipped} records (empty step or error index past the last step)")
-    models: dict[str, str | None] = {"base": None} if base else {}
+    dev = None
+    if mrben:
+        from genprm.distill.real import mrben_split
+
+        split = mrben_split(mrben, mrben_dev_fraction, mrben_test_fraction, split_seed)
+        sets["mrben-heldout"] = split["test"]
+        dev = split["dev"] if calibrate else None
+        log(f"mrben: split by question with seed {split_seed}: {len(split['train'])} train, {len(split['dev'])} "
+            f"dev, {len(split['test'])} held out")
+    if calibrate and not dev:
+        raise ConfigError("calibrate", "used with --mrben (its dev split tunes the threshold)", calibrate)
+    from genprm.backends.weights import BASE_MODEL, DEFAULT_MODEL
+
+    # The base model by name: no name means the default verifier, which is the shipped (distilled) adapter.
+    models: dict[str, str | None] = {"base": BASE_MODEL} if base else {}
+    if shipped:
+        models["shipped"] = DEFAULT_MODEL
     if model:
         models["distilled"] = model
+    log(f"sets: {', '.join(f'{k} ({len(v)})' for k, v in sets.items())}; heldout rows {heldout_rows}, seed 0; "
+        f"models: {', '.join(f'{k}={v}' for k, v in models.items())}; mode {mode}")
     config = VerifierConfig(mode=mode, max_tokens=max_tokens, batch_size=batch_size)
-    table = evaluate_models(models, sets, out_dir, config, log)
+    table = evaluate_models(models, sets, out_dir, config, log, dev=dev)
     log(markdown(table))
     return table

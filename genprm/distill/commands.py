@@ -180,6 +180,7 @@ def eval_command(
     mrben_dev_fraction: Annotated[float, typer.Option(help="Mr-Ben questions in the dev (calibration) split.")] = 0.1,
     mrben_test_fraction: Annotated[float, typer.Option(help="Mr-Ben questions held out for evaluation.")] = 0.2,
     split_seed: Annotated[int, typer.Option(help="Seed of the Mr-Ben split (the real stage's split_seed).")] = 0,
+    mrben_n: Annotated[int, typer.Option(help="Cap on the Mr-Ben held-out and dev sets (0 = all).")] = 0,
     prmbench_n: Annotated[int, typer.Option(help="PRMBench records (0: n // 2).")] = 0,
     shipped: Annotated[bool, typer.Option(help="Also evaluate the shipped default verifier.")] = False,
     calibrate: Annotated[bool, typer.Option(help="Also score at a threshold tuned on Mr-Ben's dev split.")] = False,
@@ -189,7 +190,7 @@ def eval_command(
 
     eval_stage(model, str(out_dir), base, gsm8k_train, heldout_rows, model_solutions, prmbench, real_labelled, n,
                mode, max_tokens, batch_size, mrben=mrben, mrben_dev_fraction=mrben_dev_fraction,
-               mrben_test_fraction=mrben_test_fraction, split_seed=split_seed, prmbench_n=prmbench_n,
+               mrben_test_fraction=mrben_test_fraction, split_seed=split_seed, mrben_n=mrben_n, prmbench_n=prmbench_n,
                shipped=shipped, calibrate=calibrate, log=_log)
 
 

@@ -185,10 +185,11 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
                prmbench_files: list[str] | None = None, real_labelled: str = "bench/data/gsm8k_real_labelled.jsonl",
                n: int = 60, mode: str = "code", max_tokens: int = 160,
                batch_size: int = 8, threads: int = 0, mrben: str = "", mrben_dev_fraction: float = 0.1,
-               mrben_test_fraction: float = 0.2, split_seed: int = 0, prmbench_n: int = 0, shipped: bool = False,
+               mrben_test_fraction: float = 0.2, split_seed: int = 0, mrben_n: int = 0, prmbench_n: int = 0,
+               shipped: bool = False,
                calibrate: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Evaluate the new `model` (the base model when `base`, the shipped default verifier when `shipped`) on the
-    sets; returns the table.
+    sets; returns the table. `mrben_n` caps the Mr-Ben held-out and dev sets (their first solutions; 0 = all).
 
     `n` sizes the gsm8k-heldout and gsm8k-model sets (prmbench gets `prmbench_n`, else n // 2); gsm8k-real and
     Mr-Ben's held-out split are used whole. `calibrate` tunes each model's threshold on Mr-Ben's dev split."""
@@ -215,8 +216,8 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
         from genprm.distill.real import mrben_split
 
         split = mrben_split(mrben, mrben_dev_fraction, mrben_test_fraction, split_seed)
-        sets["mrben-heldout"] = split["test"]
-        dev = split["dev"] if calibrate else None
+        sets["mrben-heldout"] = split["test"][: mrben_n or None]
+        dev = split["dev"][: mrben_n or None] if calibrate else None
         log(f"mrben: split by question with seed {split_seed}: {len(split['train'])} train, {len(split['dev'])} "
             f"dev, {len(split['test'])} held out")
     if calibrate and not dev:

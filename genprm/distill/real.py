@@ -16,6 +16,8 @@ Sources (see ../shared/data/SOURCES.md):
     mrben          first wrong step and two human explanations; split by question (fixed seed) into train, dev
                    (threshold calibration) and held-out test (evaluation only)
     mathcritique   a GPT-4 verdict and explanation per step
+    labelled       any labelled solutions (e.g. `corrupt`'s error-injected GSM8K), so one mix can keep what the
+                   injected errors teach; no explanations, so only the direct objective (or code checks) fits them
 Mixing: `total` solutions, shared among the sources by their weights (a source short of its share gives all it has).
 """
 
@@ -40,7 +42,7 @@ from genprm.errors import ConfigError, InputError
 from genprm.protocol import Protocol
 from genprm.types import Solution
 
-SOURCES = ("prm800k", "mrben", "mathcritique")
+SOURCES = ("prm800k", "mrben", "mathcritique", "labelled")
 OBJECTIVES = ("critique", "direct", "both")
 _DATA = "../shared/data/real"
 
@@ -56,13 +58,17 @@ class RealConfig:
     mrben: str = field(default=f"{_DATA}/mrben_math.jsonl", metadata={"help": "Mr-Ben math ('' to skip)."})
     mathcritique: str = field(default=f"{_DATA}/mathcritique_gsm8k.jsonl,{_DATA}/mathcritique_math.jsonl",
                               metadata={"help": "MathCritique files, comma-separated ('' to skip)."})
+    labelled: str = field(default="", metadata={"help": "Labelled solutions JSONL, e.g. corrupt's output ('' to "
+                                                        "skip)."})
     prm800k_weight: float = field(default=1.0, metadata={"help": "Share of PRM800K in the mix."})
     mrben_weight: float = field(default=1.0, metadata={"help": "Share of Mr-Ben (train split) in the mix."})
     mathcritique_weight: float = field(default=1.0, metadata={"help": "Share of MathCritique in the mix."})
+    labelled_weight: float = field(default=1.0, metadata={"help": "Share of the labelled file in the mix."})
     total: int = field(default=2000, metadata={"help": "Solutions drawn in all (before objectives double them)."})
     prm800k_objective: str = field(default="direct", metadata={"help": "critique, direct or both."})
     mrben_objective: str = field(default="both", metadata={"help": "critique, direct or both."})
     mathcritique_objective: str = field(default="both", metadata={"help": "critique, direct or both."})
+    labelled_objective: str = field(default="direct", metadata={"help": "critique, direct or both."})
     max_prefix_steps: int = field(default=6, metadata={"help": "PRM800K: longest prefix kept (CPU time)."})
     mrben_dev_fraction: float = field(default=0.1, metadata={"help": "Mr-Ben questions kept for calibration."})
     mrben_test_fraction: float = field(default=0.2, metadata={"help": "Mr-Ben questions held out for evaluation."})
@@ -217,6 +223,8 @@ def mix(config: RealConfig) -> dict[str, list[Solution]]:
                                          config.split_seed)["train"]
     if config.mathcritique and config.mathcritique_weight > 0:
         available["mathcritique"] = [s for p in config.mathcritique.split(",") if p for s in read_mathcritique(p)]
+    if config.labelled and config.labelled_weight > 0:
+        available["labelled"] = [Solution.from_dict(r) for r in _rows(config.labelled)]
     weights = {s: getattr(config, f"{s}_weight") for s in available}
     total_weight = sum(weights.values()) or 1.0
     out = {}

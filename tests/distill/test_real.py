@@ -178,3 +178,19 @@ def test_direct_verdict_loss_falls_on_a_tiny_run(tmp_path) -> None:
     train(cfg, log=lambda _: None, progress=False)
     steps = [json.loads(line) for line in (tmp_path / "model" / "train_log.jsonl").read_text().splitlines()]
     assert steps[-1]["loss"] < 0.5 * steps[0]["loss"], steps  # one verdict token, learnt
+
+
+def test_threshold_is_calibrated_on_the_dev_split_for_f1() -> None:
+    from genprm.distill.evaluate import calibrate_threshold, metrics
+    from genprm.types import Solution, StepVerdict, VerificationResult
+
+    def result(label: int, scores: list[float]) -> VerificationResult:
+        steps = tuple(StepVerdict(i, f"s{i}", s, s >= 0.5, "") for i, s in enumerate(scores))
+        solution = Solution("p", tuple(f"s{i}" for i in range(len(scores))), id=f"{label}{scores}", label=label)
+        return VerificationResult(solution, steps, -1, min(scores), "min", 0.5)
+
+    # Every step scores above 0.5 (a verifier that always says "correct"), but wrong steps score lower.
+    dev = [result(1, [0.9, 0.7, 0.9]), result(0, [0.72, 0.9]), result(-1, [0.9, 0.85]), result(-1, [0.8, 0.95])]
+    assert metrics(dev, 0.5)["f1"] == 0.0
+    tuned = calibrate_threshold(dev)
+    assert 0.72 < tuned < 0.8 and metrics(dev, tuned)["f1"] == 100.0

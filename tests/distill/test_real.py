@@ -194,3 +194,13 @@ def test_threshold_is_calibrated_on_the_dev_split_for_f1() -> None:
     assert metrics(dev, 0.5)["f1"] == 0.0
     tuned = calibrate_threshold(dev)
     assert 0.72 < tuned < 0.8 and metrics(dev, tuned)["f1"] == 100.0
+
+
+def test_a_config_chains_real_into_filter_and_train() -> None:
+    from genprm.distill.run import plan
+
+    steps = dict(plan({"work_dir": "w", "real": {"total": 10, "mrben_weight": 0.5}, "filter": {}, "train": {}}))
+    assert steps["real"]["out"] == "w/real.jsonl" and steps["filter"]["path"] == "w/real.jsonl"
+    assert steps["train"]["data"] == "w/kept.jsonl"
+    with pytest.raises(ConfigError, match=r"\[real\] keys"):
+        plan({"real": {"mrben_weigth": 0.5}})

@@ -184,6 +184,7 @@ def eval_command(
     prmbench_n: Annotated[int, typer.Option(help="PRMBench records (0: n // 2).")] = 0,
     shipped: Annotated[bool, typer.Option(help="Also evaluate the shipped default verifier.")] = False,
     calibrate: Annotated[bool, typer.Option(help="Also score at a threshold tuned on Mr-Ben's dev split.")] = False,
+    prompt: Annotated[str, typer.Option(help="Protocol (default: the verifier's default).")] = "",
 ) -> None:
     """Base vs shipped vs new on held-out data: ProcessBench F1, step AUROC, outcome AUROC."""
     from genprm.distill.evaluate import eval_stage
@@ -191,7 +192,7 @@ def eval_command(
     eval_stage(model, str(out_dir), base, gsm8k_train, heldout_rows, model_solutions, prmbench, real_labelled, n,
                mode, max_tokens, batch_size, mrben=mrben, mrben_dev_fraction=mrben_dev_fraction,
                mrben_test_fraction=mrben_test_fraction, split_seed=split_seed, mrben_n=mrben_n, prmbench_n=prmbench_n,
-               shipped=shipped, calibrate=calibrate, log=_log)
+               shipped=shipped, calibrate=calibrate, prompt=prompt, log=_log)
 
 
 @distill_app.command()

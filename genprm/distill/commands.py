@@ -185,6 +185,8 @@ def eval_command(
     shipped: Annotated[bool, typer.Option(help="Also evaluate the shipped default verifier.")] = False,
     calibrate: Annotated[bool, typer.Option(help="Also score at a threshold tuned on Mr-Ben's dev split.")] = False,
     prompt: Annotated[str, typer.Option(help="Protocol (default: the verifier's default).")] = "",
+    code_evidence: Annotated[bool, typer.Option(help="Also score each model combined with the symbolic SymPy "
+                                                     "check (a refuted calculation scores 0).")] = False,
 ) -> None:
     """Base vs shipped vs new on held-out data: ProcessBench F1, step AUROC, outcome AUROC."""
     from genprm.distill.evaluate import eval_stage
@@ -192,7 +194,7 @@ def eval_command(
     eval_stage(model, str(out_dir), base, gsm8k_train, heldout_rows, model_solutions, prmbench, real_labelled, n,
                mode, max_tokens, batch_size, mrben=mrben, mrben_dev_fraction=mrben_dev_fraction,
                mrben_test_fraction=mrben_test_fraction, split_seed=split_seed, mrben_n=mrben_n, prmbench_n=prmbench_n,
-               shipped=shipped, calibrate=calibrate, prompt=prompt, log=_log)
+               shipped=shipped, calibrate=calibrate, prompt=prompt, code_evidence=code_evidence, log=_log)
 
 
 @distill_app.command()

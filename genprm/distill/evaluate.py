@@ -81,6 +81,26 @@ def calibrate_threshold(results: Sequence[VerificationResult]) -> float:
     return max(candidates, key=lambda t: (f1(t), -abs(t - 0.5)))
 
 
+def with_code_evidence(results: Sequence[VerificationResult], sandbox: Any) -> list[VerificationResult]:
+    """The learned verdicts combined with the code's evidence: a step whose arithmetic the symbolic teacher's SymPy
+    check refutes (run in `sandbox`) scores 0; every other step keeps the model's score. The reward is re-aggregated
+    with min."""
+    import dataclasses
+
+    from genprm.distill.teachers import SymbolicTeacher
+    from genprm.protocol import Protocol
+
+    teacher = SymbolicTeacher(Protocol.load(VerifierConfig().prompt), sandbox)
+    checks = teacher.critique_many([r.solution for r in results])
+    out = []
+    for r, critiques in zip(results, checks, strict=True):
+        steps = tuple(dataclasses.replace(v, score=v.score if c.verdict else 0.0, verdict=v.verdict and c.verdict)
+                      for v, c in zip(r.steps, critiques, strict=True))
+        out.append(dataclasses.replace(r, steps=steps, reward=min((v.score for v in steps), default=r.reward),
+                                       aggregation="min"))
+    return out
+
+
 def metrics(results: Sequence[VerificationResult], threshold: float = 0.5) -> dict[str, Any]:
     """ProcessBench F1 (where first-error labels exist), step AUROC and outcome AUROC."""
     m: dict[str, Any] = {"n": len(results)}
@@ -125,39 +145,62 @@ def verify_set(verifier: Callable[[], Any], solutions: Sequence[Solution], out: 
 
 def evaluate_models(models: dict[str, str | None], sets: dict[str, list[Solution]], out_dir: str | Path,
                     config: VerifierConfig, log: Callable[[str], None] = print,
-                    dev: list[Solution] | None = None) -> dict[str, Any]:
+                    dev: list[Solution] | None = None, code_evidence: bool = False) -> dict[str, Any]:
     """{model tag: {set: metrics}}; also written to out_dir/metrics.json and out_dir/metrics.md. With a `dev` set,
-    each model's threshold is tuned on it and every set is also scored at that threshold (keys `*_cal`)."""
+    each model's threshold is tuned on it and every set is also scored at that threshold (keys `*_cal`). With
+    `code_evidence`, each model is also scored combined with the code's evidence (tag `<model>+code`)."""
     out_dir = Path(out_dir)
     table: dict[str, Any] = {}
-    for tag, model in models.items():
-        table[tag] = {}
-        with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as outer:
+        sandbox = None
+        if code_evidence:
+            from sandbox import Sandbox
 
-            @functools.cache
-            def verifier(model: str | None = model) -> Any:
-                """One model load per model, whatever the number of sets, and none when all are scored already."""
-                from genprm.backends.hf import HFBackend
-                from genprm.verifier import Verifier
-
-                return stack.enter_context(Verifier(HFBackend(model, max_batch=config.batch_size), config))
-
-            tuned = None
-            if dev:
-                log(f"{tag} on the calibration split ({len(dev)} solutions)")
-                tuned = calibrate_threshold(verify_set(verifier, dev, out_dir / tag / "dev.jsonl", log))
-                log(f"{tag}: threshold tuned on dev = {tuned:.4f}")
-            for name, solutions in sets.items():
-                log(f"{tag} on {name} ({len(solutions)} solutions)")
-                results = verify_set(verifier, solutions, out_dir / tag / f"{name}.jsonl", log)
-                table[tag][name] = metrics(results, config.threshold)
-                if tuned is not None:
-                    at_tuned = metrics(results, tuned)
-                    table[tag][name].update({f"{k}_cal": at_tuned.get(k) for k in ("f1", "acc_err", "acc_ok")},
-                                            threshold_cal=round(tuned, 4))
+            sandbox = outer.enter_context(Sandbox(workers=2, timeout=5.0))
+        for tag, model in models.items():
+            _evaluate_model(tag, model, sets, out_dir, config, log, dev, sandbox, table)
     (out_dir / "metrics.json").write_text(json.dumps(table, indent=2))
     (out_dir / "metrics.md").write_text(markdown(table))
     return table
+
+
+def _evaluate_model(tag: str, model: str | None, sets: dict[str, list[Solution]], out_dir: Path,
+                    config: VerifierConfig, log: Callable[[str], None], dev: list[Solution] | None, sandbox: Any,
+                    table: dict[str, Any]) -> None:
+    variants = [tag] + ([f"{tag}+code"] if sandbox is not None else [])
+    for variant in variants:
+        table[variant] = {}
+    with contextlib.ExitStack() as stack:
+
+        @functools.cache
+        def verifier(model: str | None = model) -> Any:
+            """One model load per model, whatever the number of sets, and none when all are scored already."""
+            from genprm.backends.hf import HFBackend
+            from genprm.verifier import Verifier
+
+            return stack.enter_context(Verifier(HFBackend(model, max_batch=config.batch_size), config))
+
+        def combined(results: list[VerificationResult], variant: str) -> list[VerificationResult]:
+            return results if variant == tag else with_code_evidence(results, sandbox)
+
+        tuned: dict[str, float] = {}
+        if dev:
+            log(f"{tag} on the calibration split ({len(dev)} solutions)")
+            dev_results = verify_set(verifier, dev, out_dir / tag / "dev.jsonl", log)
+            for variant in variants:
+                tuned[variant] = calibrate_threshold(combined(dev_results, variant))
+                log(f"{variant}: threshold tuned on dev = {tuned[variant]:.4f}")
+        for name, solutions in sets.items():
+            log(f"{tag} on {name} ({len(solutions)} solutions)")
+            scored = verify_set(verifier, solutions, out_dir / tag / f"{name}.jsonl", log)
+            for variant in variants:
+                results = combined(scored, variant)
+                table[variant][name] = metrics(results, config.threshold)
+                if variant in tuned:
+                    at_tuned = metrics(results, tuned[variant])
+                    table[variant][name].update(
+                        {f"{k}_cal": at_tuned.get(k) for k in ("f1", "acc_err", "acc_ok")},
+                        threshold_cal=round(tuned[variant], 4))
 
 
 def markdown(table: dict[str, Any]) -> str:
@@ -186,7 +229,7 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
                n: int = 60, mode: str = "code", max_tokens: int = 160,
                batch_size: int = 8, threads: int = 0, mrben: str = "", mrben_dev_fraction: float = 0.1,
                mrben_test_fraction: float = 0.2, split_seed: int = 0, mrben_n: int = 0, prmbench_n: int = 0,
-               shipped: bool = False, calibrate: bool = False, prompt: str = "",
+               shipped: bool = False, calibrate: bool = False, prompt: str = "", code_evidence: bool = False,
                log: Callable[[str], None] = print) -> dict[str, Any]:
     """Evaluate the new `model` (the base model when `base`, the shipped default verifier when `shipped`) on the
     sets; returns the table. `mrben_n` caps the Mr-Ben held-out and dev sets (their first solutions; 0 = all).
@@ -234,6 +277,6 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
                             **({"prompt": prompt} if prompt else {}))
     log(f"sets: {', '.join(f'{k} ({len(v)})' for k, v in sets.items())}; heldout rows {heldout_rows}, seed 0; "
         f"models: {', '.join(f'{k}={v}' for k, v in models.items())}; mode {mode}, prompt {config.prompt}")
-    table = evaluate_models(models, sets, out_dir, config, log, dev=dev)
+    table = evaluate_models(models, sets, out_dir, config, log, dev=dev, code_evidence=code_evidence)
     log(markdown(table))
     return table

@@ -204,3 +204,17 @@ def test_a_config_chains_real_into_filter_and_train() -> None:
     assert steps["train"]["data"] == "w/kept.jsonl"
     with pytest.raises(ConfigError, match=r"\[real\] keys"):
         plan({"real": {"mrben_weigth": 0.5}})
+
+
+def test_learned_verdicts_combined_with_the_code_evidence(sandbox) -> None:
+    from genprm.distill.evaluate import metrics, with_code_evidence
+    from genprm.types import Solution, StepVerdict, VerificationResult
+
+    solution = Solution("Ana buys 4 pens at $3 and pays with $20. Her change?",
+                        ("She pays 4 * 3 = 12 dollars.", "Her change is 20 - 12 = 6 dollars.", "The answer is 6."),
+                        id="pens", label=1)
+    steps = tuple(StepVerdict(i, t, 0.9, True, "") for i, t in enumerate(solution.steps))
+    learned = VerificationResult(solution, steps, -1, 0.9, "min", 0.5)  # a model that calls every step right
+    combined, = with_code_evidence([learned], sandbox)
+    assert combined.step_scores == [0.9, 0.0, 0.9] and combined.reward == 0.0  # 20 - 12 is 8: refuted by SymPy
+    assert metrics([learned])["acc_err"] == 0.0 and metrics([combined])["acc_err"] == 100.0

@@ -204,6 +204,10 @@ def test_a_config_chains_real_into_filter_and_train() -> None:
     assert steps["train"]["data"] == "w/kept.jsonl"
     with pytest.raises(ConfigError, match=r"\[real\] keys"):
         plan({"real": {"mrben_weigth": 0.5}})
+    from genprm.distill.run import load_config
+
+    shipped_recipe = load_config(Path(__file__).resolve().parents[2] / "configs" / "distill-real.toml")
+    assert [name for name, _ in plan(shipped_recipe)] == ["corrupt", "real", "filter", "train"]
 
 
 def test_learned_verdicts_combined_with_the_code_evidence(sandbox) -> None:

@@ -144,6 +144,31 @@ _train.__doc__ = "Fine-tune on kept critiques (LoRA or full), loss only on what 
 distill_app.command(name="train")(_train)
 
 
+def _real(**options: Any) -> None:
+    from genprm.distill.stages import real_file
+
+    real_file(log=_log, **options)
+
+
+def _real_signature() -> inspect.Signature:
+    """One option per RealConfig field (its name, its help)."""
+    from genprm.distill.real import RealConfig
+
+    kinds = {"int": int, "float": float, "str": str}
+    params = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                annotation=Annotated[kinds[str(f.type)],  # type: ignore[valid-type]
+                                                     typer.Option(f"--{f.name.replace('_', '-')}",
+                                                                  help=f.metadata["help"])])
+              for f in dataclasses.fields(RealConfig)]
+    return inspect.Signature(params)
+
+
+_real.__signature__ = _real_signature()  # type: ignore[attr-defined]
+_real.__doc__ = ("Training records from real labelled solutions (PRM800K, Mr-Ben, MathCritique): human verdicts and "
+                 "explanations as critiques and/or direct verdicts, mixed by per-source weights.")
+distill_app.command(name="real")(_real)
+
+
 @distill_app.command(name="eval")
 def eval_command(
     model: Annotated[str | None, typer.Option(help="The distilled model or adapter directory.")] = None,
@@ -168,12 +193,27 @@ def eval_command(
                                               "process may use).")] = 0,
     dtype: Annotated[str, typer.Option(help="Weight dtype: auto (bfloat16 where the device runs it natively, else "
                                             "float32), bfloat16, float16, float32.")] = "auto",
+    mrben: Annotated[str, typer.Option(help="Mr-Ben math: its held-out split by question is a set ('' to "
+                                            "skip).")] = "",
+    mrben_dev_fraction: Annotated[float, typer.Option(help="Mr-Ben questions in the dev (calibration) split.")] = 0.1,
+    mrben_test_fraction: Annotated[float, typer.Option(help="Mr-Ben questions held out for evaluation.")] = 0.2,
+    split_seed: Annotated[int, typer.Option(help="Seed of the Mr-Ben split (the real stage's split_seed).")] = 0,
+    mrben_n: Annotated[int, typer.Option(help="Cap on the Mr-Ben held-out and dev sets (0 = all).")] = 0,
+    prmbench_n: Annotated[int, typer.Option(help="PRMBench records (0: n // 2).")] = 0,
+    shipped: Annotated[bool, typer.Option(help="Also evaluate the shipped default verifier.")] = False,
+    calibrate: Annotated[bool, typer.Option(help="Also score at a threshold tuned on Mr-Ben's dev split.")] = False,
+    prompt: Annotated[str, typer.Option(help="Protocol (default: the verifier's default).")] = "",
+    code_evidence: Annotated[bool, typer.Option(help="Also score each model combined with the symbolic SymPy "
+                                                     "check (a refuted calculation scores 0).")] = False,
 ) -> None:
-    """Base vs distilled on held-out data: ProcessBench F1, step AUROC, outcome AUROC."""
+    """Base vs shipped vs new on held-out data: ProcessBench F1, step AUROC, outcome AUROC."""
     from genprm.distill.evaluate import eval_stage
 
     eval_stage(model, str(out_dir), base, gsm8k_train, heldout_rows, model_solutions, prmbench, real_labelled, n,
-               mode, max_tokens, batch_size, threads=threads, dtype=dtype, log=_log)
+               mode, max_tokens, batch_size, threads=threads, dtype=dtype, mrben=mrben,
+               mrben_dev_fraction=mrben_dev_fraction, mrben_test_fraction=mrben_test_fraction, split_seed=split_seed,
+               mrben_n=mrben_n, prmbench_n=prmbench_n, shipped=shipped, calibrate=calibrate, prompt=prompt,
+               code_evidence=code_evidence, log=_log)
 
 
 @distill_app.command()

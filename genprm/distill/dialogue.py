@@ -31,7 +31,7 @@ def dialogue(protocol: Protocol, problem: str, steps: Sequence[str],
     turns = []
     for k, critique in enumerate(critiques):
         messages += protocol.step_turn(problem, list(steps), k)
-        pieces = [*critique.segments, (verdict_word(protocol, critique.verdict), True)]
+        pieces = [*critique.segments, (verdict_word(protocol, critique.verdict), critique.train_verdict)]
         messages.append({"role": "assistant", "content": "".join(t for t, _ in pieces)})
         turns.append(pieces)
     return messages, turns

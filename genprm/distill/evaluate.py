@@ -7,6 +7,10 @@ Evaluation sets (each built deterministically, so the base model's results from 
                     (bench/data/gsm8k_real_labelled.jsonl: 120 solutions, 69 with an error)
     prmbench        PRMBench records (MATH level), gold first error; records whose error index is past the last
                     step are skipped and counted
+    mrben-heldout   Mr-Ben's held-out test split by question (`genprm.distill.real.mrben_split`, fixed seed; the
+                    `real` stage trains on the train split only)
+Models: the base model, the shipped default verifier and the new model, in one run. With `calibrate`, each model's
+threshold is also tuned for F1 on Mr-Ben's dev split (never on an evaluation set) and every set is scored at it too.
 Metrics: ProcessBench protocol (earliest-error exact match: acc_err, acc_ok, F1) where first-error labels exist,
 AUROC of step scores against gold step labels, and AUROC of the min-aggregated reward against the outcome.
 Scored results are appended to `out_dir/<model tag>/<set>.jsonl`; a re-run verifies only what is missing.
@@ -27,7 +31,7 @@ from genprm.config import VerifierConfig
 from genprm.data import load_solutions, read_solutions
 from genprm.distill.corrupt import corrupt_gsm8k
 from genprm.distill.jsonl import read_jsonl
-from genprm.errors import InputError
+from genprm.errors import ConfigError, InputError
 from genprm.eval.metrics import auroc, predict_first_error, processbench
 from genprm.eval.scored import load_results
 from genprm.eval.table import markdown_table
@@ -62,6 +66,39 @@ def prmbench(paths: Sequence[str | Path], n: int) -> tuple[list[Solution], int]:
             if i < len(sols) and len(out) < n:
                 out.append(sols[i])
     return out, skipped
+
+
+def calibrate_threshold(results: Sequence[VerificationResult]) -> float:
+    """The threshold with the best ProcessBench F1 on `results` (a dev set), among the midpoints of their scores."""
+    labelled = [r for r in results if r.solution.label is not None]
+    scores = sorted({s for r in labelled for s in r.step_scores if s is not None})
+    candidates = [0.5] + [(a + b) / 2 for a, b in zip(scores, scores[1:], strict=False)]
+
+    def f1(t: float) -> float:
+        return processbench([r.solution.label for r in labelled],  # type: ignore[misc]
+                            [predict_first_error(r.step_scores, t) for r in labelled]).f1
+
+    return max(candidates, key=lambda t: (f1(t), -abs(t - 0.5)))
+
+
+def with_code_evidence(results: Sequence[VerificationResult], sandbox: Any) -> list[VerificationResult]:
+    """The learned verdicts combined with the code's evidence: a step whose arithmetic the symbolic teacher's SymPy
+    check refutes (run in `sandbox`) scores 0; every other step keeps the model's score. The reward is re-aggregated
+    with min."""
+    import dataclasses
+
+    from genprm.distill.teachers import SymbolicTeacher
+    from genprm.protocol import Protocol
+
+    teacher = SymbolicTeacher(Protocol.load(VerifierConfig().prompt), sandbox)
+    checks = teacher.critique_many([r.solution for r in results])
+    out = []
+    for r, critiques in zip(results, checks, strict=True):
+        steps = tuple(dataclasses.replace(v, score=v.score if c.verdict else 0.0, verdict=v.verdict and c.verdict)
+                      for v, c in zip(r.steps, critiques, strict=True))
+        out.append(dataclasses.replace(r, steps=steps, reward=min((v.score for v in steps), default=r.reward),
+                                       aggregation="min"))
+    return out
 
 
 def metrics(results: Sequence[VerificationResult], threshold: float = 0.5) -> dict[str, Any]:
@@ -107,34 +144,67 @@ def verify_set(verifier: Callable[[], Any], solutions: Sequence[Solution], out: 
 
 
 def evaluate_models(models: dict[str, str | None], sets: dict[str, list[Solution]], out_dir: str | Path,
-                    config: VerifierConfig, log: Callable[[str], None] = print, dtype: str = "auto",
+                    config: VerifierConfig, log: Callable[[str], None] = print,
+                    dev: list[Solution] | None = None, code_evidence: bool = False, dtype: str = "auto",
                     threads: int = 0) -> dict[str, Any]:
-    """{model tag: {set: metrics}}; also written to out_dir/metrics.json and out_dir/metrics.md.
-
-    `dtype` and `threads` are the transformers backend's (auto: bf16 only where native; every usable core)."""
+    """{model tag: {set: metrics}}; also written to out_dir/metrics.json and out_dir/metrics.md. With a `dev` set,
+    each model's threshold is tuned on it and every set is also scored at that threshold (keys `*_cal`). With
+    `code_evidence`, each model is also scored combined with the code's evidence (tag `<model>+code`). `dtype` and
+    `threads` are the transformers backend's (auto: bf16 only where native; every usable core)."""
     out_dir = Path(out_dir)
     table: dict[str, Any] = {}
-    for tag, model in models.items():
-        table[tag] = {}
-        with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as outer:
+        sandbox = None
+        if code_evidence:
+            from sandbox import Sandbox
 
-            @functools.cache
-            def verifier(model: str | None = model, tag: str = tag) -> Any:
-                """One model load per model, whatever the number of sets, and none when all are scored already."""
-                from genprm.backends.hf import HFBackend
-                from genprm.verifier import Verifier
-
-                backend = HFBackend(model, dtype=dtype, max_batch=config.batch_size, threads=threads)
-                log(f"{tag}: {backend.name} in {backend.dtype_choice}")
-                return stack.enter_context(Verifier(backend, config))
-
-            for name, solutions in sets.items():
-                log(f"{tag} on {name} ({len(solutions)} solutions)")
-                results = verify_set(verifier, solutions, out_dir / tag / f"{name}.jsonl", log)
-                table[tag][name] = metrics(results, config.threshold)
+            sandbox = outer.enter_context(Sandbox(workers=2, timeout=5.0))
+        for tag, model in models.items():
+            _evaluate_model(tag, model, sets, out_dir, config, log, dev, sandbox, table, dtype, threads)
     (out_dir / "metrics.json").write_text(json.dumps(table, indent=2))
     (out_dir / "metrics.md").write_text(markdown(table))
     return table
+
+
+def _evaluate_model(tag: str, model: str | None, sets: dict[str, list[Solution]], out_dir: Path,
+                    config: VerifierConfig, log: Callable[[str], None], dev: list[Solution] | None, sandbox: Any,
+                    table: dict[str, Any], dtype: str, threads: int) -> None:
+    variants = [tag] + ([f"{tag}+code"] if sandbox is not None else [])
+    for variant in variants:
+        table[variant] = {}
+    with contextlib.ExitStack() as stack:
+
+        @functools.cache
+        def verifier(model: str | None = model) -> Any:
+            """One model load per model, whatever the number of sets, and none when all are scored already."""
+            from genprm.backends.hf import HFBackend
+            from genprm.verifier import Verifier
+
+            backend = HFBackend(model, dtype=dtype, max_batch=config.batch_size, threads=threads)
+            log(f"{tag}: {backend.name} in {backend.dtype_choice}")
+            return stack.enter_context(Verifier(backend, config))
+
+        def combined(results: list[VerificationResult], variant: str) -> list[VerificationResult]:
+            return results if variant == tag else with_code_evidence(results, sandbox)
+
+        tuned: dict[str, float] = {}
+        if dev:
+            log(f"{tag} on the calibration split ({len(dev)} solutions)")
+            dev_results = verify_set(verifier, dev, out_dir / tag / "dev.jsonl", log)
+            for variant in variants:
+                tuned[variant] = calibrate_threshold(combined(dev_results, variant))
+                log(f"{variant}: threshold tuned on dev = {tuned[variant]:.4f}")
+        for name, solutions in sets.items():
+            log(f"{tag} on {name} ({len(solutions)} solutions)")
+            scored = verify_set(verifier, solutions, out_dir / tag / f"{name}.jsonl", log)
+            for variant in variants:
+                results = combined(scored, variant)
+                table[variant][name] = metrics(results, config.threshold)
+                if variant in tuned:
+                    at_tuned = metrics(results, tuned[variant])
+                    table[variant][name].update(
+                        {f"{k}_cal": at_tuned.get(k) for k in ("f1", "acc_err", "acc_ok")},
+                        threshold_cal=round(tuned[variant], 4))
 
 
 def markdown(table: dict[str, Any]) -> str:
@@ -144,11 +214,15 @@ def markdown(table: dict[str, Any]) -> str:
     def num(x: float | None) -> str:
         return "-" if x is None else f"{x:.3f}"
 
+    calibrated = any("f1_cal" in m for per_model in table.values() for m in per_model.values())
     rows = [[name, tag, m["n"], pct(m.get("f1")), pct(m.get("acc_err")), pct(m.get("acc_ok")),
-             num(m.get("step_auroc")), num(m.get("outcome_auroc")), m["seconds_per_solution"]]
+             num(m.get("step_auroc")), num(m.get("outcome_auroc")),
+             *([f"{pct(m.get('f1_cal'))} ({pct(m.get('acc_err_cal'))}/{pct(m.get('acc_ok_cal'))})",
+                num(m.get("threshold_cal"))] if calibrated else []), m["seconds_per_solution"]]
             for name in sorted({s for per_model in table.values() for s in per_model})
             for tag, per_model in table.items() if (m := per_model.get(name)) is not None]
-    header = ["set", "model", "n", "F1", "acc_err", "acc_ok", "step AUROC", "outcome AUROC", "s/solution"]
+    header = ["set", "model", "n", "F1", "acc_err", "acc_ok", "step AUROC", "outcome AUROC",
+              *(["F1 at dev threshold (acc_err/acc_ok)", "dev threshold"] if calibrated else []), "s/solution"]
     return markdown_table(header, rows) + "\n"
 
 
@@ -157,11 +231,15 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
                model_solutions: str = "../shared/data/gsm8k/model_solutions.jsonl",
                prmbench_files: list[str] | None = None, real_labelled: str = "bench/data/gsm8k_real_labelled.jsonl",
                n: int = 60, mode: str = "code", max_tokens: int = 160,
-               batch_size: int = 8, threads: int = 0, dtype: str = "auto",
-               log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Evaluate the distilled `model` (and the base model when `base`) on the four sets; returns the table.
+               batch_size: int = 8, threads: int = 0, dtype: str = "auto", mrben: str = "",
+               mrben_dev_fraction: float = 0.1, mrben_test_fraction: float = 0.2, split_seed: int = 0,
+               mrben_n: int = 0, prmbench_n: int = 0, shipped: bool = False, calibrate: bool = False, prompt: str = "",
+               code_evidence: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Evaluate the new `model` (the base model when `base`, the shipped default verifier when `shipped`) on the
+    sets; returns the table. `mrben_n` caps the Mr-Ben held-out and dev sets (their first solutions; 0 = all).
 
-    `n` sizes the gsm8k-heldout and gsm8k-model sets (prmbench gets n // 2); gsm8k-real is used whole."""
+    `n` sizes the gsm8k-heldout and gsm8k-model sets (prmbench gets `prmbench_n`, else n // 2); gsm8k-real and
+    Mr-Ben's held-out split are used whole. `calibrate` tunes each model's threshold on Mr-Ben's dev split."""
     from genprm.distill.stages import parse_rows
 
     start, end = parse_rows(heldout_rows)
@@ -173,12 +251,32 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
     if real_labelled:
         sets["gsm8k-real"] = load_solutions(real_labelled, "steps")
     if prmbench_files:
-        sets["prmbench"], skipped = prmbench(prmbench_files, n // 2)
+        sets["prmbench"], skipped = prmbench(prmbench_files, prmbench_n or n // 2)
         log(f"prmbench: skipped {skipped} records (empty step or error index past the last step)")
-    models: dict[str, str | None] = {"base": None} if base else {}
+    dev = None
+    if mrben:
+        from genprm.distill.real import mrben_split
+
+        split = mrben_split(mrben, mrben_dev_fraction, mrben_test_fraction, split_seed)
+        sets["mrben-heldout"] = split["test"][: mrben_n or None]
+        dev = split["dev"][: mrben_n or None] if calibrate else None
+        log(f"mrben: split by question with seed {split_seed}: {len(split['train'])} train, {len(split['dev'])} "
+            f"dev, {len(split['test'])} held out")
+    if calibrate and not dev:
+        raise ConfigError("calibrate", "used with --mrben (its dev split tunes the threshold)", calibrate)
+    from genprm.backends.weights import BASE_MODEL, DEFAULT_MODEL
+
+    # The base model by name: no name means the default verifier, which is the shipped (distilled) adapter.
+    models: dict[str, str | None] = {"base": BASE_MODEL} if base else {}
+    if shipped:
+        models["shipped"] = DEFAULT_MODEL
     if model:
         models["distilled"] = model
-    config = VerifierConfig(mode=mode, max_tokens=max_tokens, batch_size=batch_size)
-    table = evaluate_models(models, sets, out_dir, config, log, dtype=dtype, threads=threads)
+    config = VerifierConfig(mode=mode, max_tokens=max_tokens, batch_size=batch_size,
+                            **({"prompt": prompt} if prompt else {}))
+    log(f"sets: {', '.join(f'{k} ({len(v)})' for k, v in sets.items())}; heldout rows {heldout_rows}, seed 0; "
+        f"models: {', '.join(f'{k}={v}' for k, v in models.items())}; mode {mode}, prompt {config.prompt}")
+    table = evaluate_models(models, sets, out_dir, config, log, dev=dev, code_evidence=code_evidence, dtype=dtype,
+                            threads=threads)
     log(markdown(table))
     return table

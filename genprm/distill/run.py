@@ -1,10 +1,10 @@
 """`genprm distill run cfg.toml`: the stages chained from one config file.
 
-The file has one table per stage, run in this order when present: [corrupt], [mc], [synth], [filter], [train],
-[eval]. Each stage's input defaults to the previous stage's output, so a config names only what differs from the
-defaults (see configs/distill-gsm8k.toml). Keys are the stage's options (the CLI flags, underscores for dashes);
-a key that is not an option is an error, not a silent no-op. Stages skip work already done, so a re-run after an
-interruption continues.
+The file has one table per stage, run in this order when present: [corrupt], [mc], [synth], [real], [filter],
+[train], [eval]. Each stage's input defaults to the previous stage's output, so a config names only what differs
+from the defaults (see configs/distill-gsm8k.toml). Keys are the stage's options (the CLI flags, underscores for
+dashes); a key that is not an option is an error, not a silent no-op. Stages skip work already done, so a re-run
+after an interruption continues.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from typing import Any
 from genprm.distill import stages
 from genprm.errors import ConfigError, InputError
 
-ORDER = ("corrupt", "mc", "synth", "filter", "train", "eval")
+ORDER = ("corrupt", "mc", "synth", "real", "filter", "train", "eval")
 
 
 def _stage_functions() -> dict[str, Callable[..., Any]]:
     from genprm.distill.evaluate import eval_stage
 
     return {"corrupt": stages.corrupt_file, "mc": stages.mc_file, "synth": stages.synth_file,
-            "filter": stages.filter_file, "train": _train_stage, "eval": eval_stage}
+            "real": stages.real_file, "filter": stages.filter_file, "train": _train_stage, "eval": eval_stage}
 
 
 def _train_stage(data: str, log: Callable[[str], None] = print, **options: Any) -> dict[str, Any]:
@@ -57,7 +57,8 @@ def plan(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
     work = Path(config.get("work_dir", "runs/distill"))
     defaults = {"corrupt": {"out": work / "labelled.jsonl"}, "mc": {"out": work / "mc.jsonl"},
-                "synth": {"out": work / "synth.jsonl"}, "filter": {"out": work / "kept.jsonl"},
+                "synth": {"out": work / "synth.jsonl"}, "real": {"out": work / "real.jsonl"},
+                "filter": {"out": work / "kept.jsonl"},
                 "train": {"output_dir": work / "model"}, "eval": {"out_dir": work / "eval"}}
     functions = _stage_functions()
     steps, previous = [], None
@@ -70,6 +71,11 @@ def plan(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             if previous is not None:
                 args.setdefault("data", previous)
             previous = args["output_dir"]
+        elif name == "real":  # reads its own sources; its records go to filter like synth's
+            from genprm.distill.real import RealConfig
+
+            allowed = set(RealConfig.field_names())
+            previous = args["out"]
         else:
             allowed = set(inspect.signature(functions[name]).parameters) - {"log"}
             if previous is not None and name not in ("corrupt", "eval"):

@@ -7,6 +7,7 @@ from its newest checkpoint (and does nothing once its output holds a trained mod
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -147,4 +148,31 @@ def filter_file(path: str | Path, out: str | Path, prompt: str = "stepcheck", ma
     summary = {"read": len(records), "kept": len(kept), "erroneous": wrong, "correct": len(kept) - wrong,
                "removed": dict(removed)}
     log(f"filter: kept {len(kept)} of {len(records)} ({wrong} erroneous, {len(kept) - wrong} correct)")
+    return summary
+
+
+def real_file(log: Log = print, **options: Any) -> dict[str, Any]:
+    """Training records from real labelled solutions (see `genprm.distill.real`), in synth's shape for `filter`."""
+    from genprm.distill.real import RealConfig, RealCritiques, mix, records
+    from genprm.distill.train_config import TrainConfig
+    from genprm.protocol import Protocol
+    from sandbox import Sandbox
+
+    cfg = RealConfig(**options)
+    started = time.perf_counter()
+    protocol = Protocol.load(cfg.prompt or TrainConfig.__dataclass_fields__["prompt"].default)
+    chosen = mix(cfg)
+    needs_code = any(getattr(cfg, f"{s}_objective") != "direct" for s in chosen)
+    out: list[dict[str, Any]] = []
+    with Sandbox(workers=2, timeout=cfg.code_timeout) if needs_code else contextlib.nullcontext() as sandbox:
+        renderer = RealCritiques(protocol, sandbox, cfg.seed)
+        for source, solutions in chosen.items():
+            out += records(solutions, getattr(cfg, f"{source}_objective"), renderer)
+    write_jsonl(cfg.out, out)
+    per_source = {s: {"solutions": len(v), "erroneous": sum(x.label >= 0 for x in v)}  # type: ignore[operator]
+                  for s, v in chosen.items()}
+    summary = {"records": len(out), "sources": per_source,
+               "objectives": dict(Counter(r["id"].rpartition("#")[2] if "#" in r["id"] else "single" for r in out)),
+               "seconds": round(time.perf_counter() - started, 1)}
+    log(f"real: {summary}")
     return summary

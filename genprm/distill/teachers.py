@@ -32,6 +32,7 @@ class Critique:
     score: float
     code_runs: list[CodeRun] = field(default_factory=list)
     forced: bool = False
+    train_verdict: bool = True  # False: the verdict word is context (a step the data only assumes right)
 
     @property
     def text(self) -> str:
@@ -39,13 +40,14 @@ class Critique:
 
     def to_dict(self) -> dict[str, Any]:
         return {"segments": [list(s) for s in self.segments], "verdict": self.verdict, "score": self.score,
-                "code_runs": [asdict(r) for r in self.code_runs], "forced": self.forced}
+                "code_runs": [asdict(r) for r in self.code_runs], "forced": self.forced,
+                **({} if self.train_verdict else {"train_verdict": False})}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Critique:
         return cls(segments=[(str(t), bool(k)) for t, k in d["segments"]], verdict=bool(d["verdict"]),
                    score=float(d["score"]), code_runs=[CodeRun(**r) for r in d.get("code_runs", [])],
-                   forced=bool(d.get("forced", False)))
+                   forced=bool(d.get("forced", False)), train_verdict=d.get("train_verdict") is not False)
 
 
 def split_segments(protocol: Protocol, critique: str, runs: Sequence[CodeRun]) -> list[tuple[str, bool]]:

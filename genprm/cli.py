@@ -322,7 +322,8 @@ def search(
 
     from genprm.batch import done_ids as searched_ids
     from genprm.search import SearchConfig, load_models, search_file, select_problems
-    from genprm.search.run import SearchReport, search
+    from genprm.search.run import SearchReport
+    from genprm.search.run import search as run_search
 
     config = SearchConfig(strategy=str(strategy.value), n=n, beam_width=beam_width, expand=expand,
                           max_steps=max_steps, rounds=rounds, step_tokens=step_tokens, max_tokens=max_tokens,
@@ -365,7 +366,7 @@ def search(
             if out:
                 search_file(problems, out, the_policy, scorer, config, on_result=advance)
             else:
-                for result in search(problems, the_policy, scorer, config):
+                for result in run_search(problems, the_policy, scorer, config):
                     print(result.to_json(), flush=True)
                     advance(result)
     finally:

@@ -14,10 +14,10 @@ from genprm.verifier import Verifier
 
 PROBLEMS = "examples/search_problems.jsonl"
 BUDGETS = {
-    "best-of-n": {"n": 2, "max_tokens": 24},
-    "beam": {"beam_width": 1, "expand": 2, "max_steps": 2, "step_tokens": 16},
-    # threshold 1.0 rejects every step, so the rewrite round always runs.
-    "refine": {"rounds": 1, "max_tokens": 24},
+    "best-of-n": {"n": 2, "max_tokens": 16},
+    "beam": {"beam_width": 1, "expand": 2, "max_steps": 2, "step_tokens": 12},
+    # The verifier's threshold is 1.0 below: it rejects every step, so the rewrite round always runs.
+    "refine": {"rounds": 1, "max_tokens": 16},
 }
 
 

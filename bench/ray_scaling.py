@@ -76,7 +76,6 @@ def main() -> None:
           f"{os.cpu_count()} cores, {args.threads} threads, load average {os.getloadavg()[0]:.1f} at start")
     rows: list[tuple[str, int, float, float]] = []  # (name, rows, seconds, start-up seconds)
     header = f"{'run':<14} {'rows':>5} {'rows/s':>8} {'seconds':>8} {'start-up s':>11} {'time / local':>13}"
-    print(header)
 
     # All three verifiers stay loaded, and each round times them one after another on the same slice of rows: on a
     # shared machine the load drifts over minutes, and interleaving spreads the drift evenly over the three.
@@ -108,8 +107,6 @@ def main() -> None:
     for runner in runners.values():
         runner.close()
     rows = [(name, n, wall, setup[name]) for name, (n, wall) in totals.items()]
-    for row in rows:
-        report(row, rows[0])
 
     if args.ray_data:
         rows.append(ray_data_run(solutions, config, args.threads, args.rows_per_task))

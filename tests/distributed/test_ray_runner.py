@@ -116,3 +116,12 @@ def test_bad_ray_options_one_line_error(tmp_path):
     inp = tmp_path / "in.jsonl"
     write_solutions(inp, n=2)
     one_line_error(genprm("verify", inp, "--ray", "--replicas", "0"), "replicas must be >= 1")
+
+
+@pytest.mark.slow
+def test_bad_model_is_the_users_error_not_a_restart_loop(cluster):
+    from genprm.distributed import RayConfig, RayVerifier
+    from genprm.errors import GenPRMError
+
+    with pytest.raises(GenPRMError, match="model must be a model directory"):
+        RayVerifier("/no/such/model", "hf", VerifierConfig(mode="direct"), RayConfig(replicas=1))

@@ -61,13 +61,7 @@ class Verifier:
         With `config.prompt` None, the protocol is the model's (see `genprm.registry.choose_protocol`), chosen and
         loaded before the model: a bad --prompt fails first, and the choice needs no weights.
         """
-        config = config or VerifierConfig()
-        if config.prompt is None:
-            name, note = choose_protocol(model)
-            if note:
-                print(f"genprm: {note}", file=sys.stderr, flush=True)
-            config = replace(config, prompt=name)
-        Protocol.load(config.prompt)
+        config = with_model_protocol(config or VerifierConfig(), model)
         backend_options.setdefault("max_batch", config.batch_size)
         return cls(load_backend(backend, model, **backend_options), config)
 
@@ -224,6 +218,18 @@ class Verifier:
                                   wall_s=time.perf_counter() - slot.started,
                                   score_source=getattr(self.backend, "score_source", "logprobs"),
                                   dtype=getattr(self.backend, "dtype", ""))
+
+
+def with_model_protocol(config: VerifierConfig, model: str | None) -> VerifierConfig:
+    """`config` with its protocol named: the model's (see `genprm.registry.choose_protocol`) when `config.prompt` is
+    None. The protocol is loaded here, so a bad --prompt fails before any model loads."""
+    if config.prompt is None:
+        name, note = choose_protocol(model)
+        if note:
+            print(f"genprm: {note}", file=sys.stderr, flush=True)
+        config = replace(config, prompt=name)
+    Protocol.load(config.prompt)
+    return config
 
 
 @dataclass

@@ -35,6 +35,7 @@ from genprm.errors import ConfigError, InputError
 from genprm.eval.metrics import auroc, predict_first_error, processbench
 from genprm.eval.scored import load_results
 from genprm.eval.table import markdown_table
+from genprm.registry import DEFAULT_PROTOCOL
 from genprm.types import Solution, VerificationResult
 
 
@@ -90,7 +91,7 @@ def with_code_evidence(results: Sequence[VerificationResult], sandbox: Any) -> l
     from genprm.distill.teachers import SymbolicTeacher
     from genprm.protocol import Protocol
 
-    teacher = SymbolicTeacher(Protocol.load(VerifierConfig().prompt), sandbox)
+    teacher = SymbolicTeacher(Protocol.load(DEFAULT_PROTOCOL), sandbox)
     checks = teacher.critique_many([r.solution for r in results])
     out = []
     for r, critiques in zip(results, checks, strict=True):

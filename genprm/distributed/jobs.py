@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genprm.config import VerifierConfig
+from genprm.registry import DEFAULT_PROTOCOL
 from genprm.types import Solution
 
 
@@ -42,7 +43,7 @@ class SynthJob:
     """`genprm distill synth`: a teacher (symbolic, or a model through the verification loop) and its sandbox."""
 
     teacher: str = "symbolic"
-    prompt: str = "genprm"
+    prompt: str = DEFAULT_PROTOCOL
     code_timeout: float = 5.0
     max_tokens: int = 256
     batch_size: int = 8

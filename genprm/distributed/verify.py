@@ -9,8 +9,8 @@ from genprm.config import VerifierConfig
 from genprm.distributed.config import RayConfig
 from genprm.distributed.jobs import VerifyJob
 from genprm.distributed.pool import ReplicaPool
-from genprm.protocol import Protocol
 from genprm.types import Solution, VerificationResult
+from genprm.verifier import with_model_protocol
 
 
 class RayVerifier:
@@ -26,8 +26,8 @@ class RayVerifier:
     def __init__(self, model: str | None = None, backend: str = "hf", config: VerifierConfig | None = None,
                  ray_config: RayConfig | None = None, log: Callable[[str], None] | None = None,
                  **backend_options: Any) -> None:
-        self.config = config or VerifierConfig()
-        Protocol.load(self.config.prompt)  # a bad --prompt fails before any replica starts
+        # The protocol is chosen (and a bad --prompt fails) here, before any replica starts.
+        self.config = with_model_protocol(config or VerifierConfig(), model)
         self.pool = ReplicaPool(VerifyJob(model, backend, self.config, backend_options), ray_config or RayConfig(),
                                 log)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -237,7 +238,7 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
                mrben_n: int = 0, prmbench_n: int = 0, shipped: bool = False, calibrate: bool = False, prompt: str = "",
                code_evidence: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Evaluate the new `model` (the base model when `base`, the shipped default verifier when `shipped`) on the
-    sets; returns the table. `mrben_n` caps the Mr-Ben held-out and dev sets (their first solutions; 0 = all).
+    sets; returns the table. `mrben_n` caps the Mr-Ben held-out and dev sets (a sample seeded by split_seed; 0 = all).
 
     `n` sizes the gsm8k-heldout and gsm8k-model sets (prmbench gets `prmbench_n`, else n // 2); gsm8k-real and
     Mr-Ben's held-out split are used whole. `calibrate` tunes each model's threshold on Mr-Ben's dev split."""
@@ -259,8 +260,12 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
         from genprm.distill.real import mrben_split
 
         split = mrben_split(mrben, mrben_dev_fraction, mrben_test_fraction, split_seed)
-        sets["mrben-heldout"] = split["test"][: mrben_n or None]
-        dev = split["dev"][: mrben_n or None] if calibrate else None
+        # A capped set is a seeded sample, not the first rows (the first 30 held-out solutions all have an error).
+        def capped(items: list[Solution]) -> list[Solution]:
+            return random.Random(split_seed).sample(items, mrben_n) if 0 < mrben_n < len(items) else items
+
+        sets["mrben-heldout"] = capped(split["test"])
+        dev = capped(split["dev"]) if calibrate else None
         log(f"mrben: split by question with seed {split_seed}: {len(split['train'])} train, {len(split['dev'])} "
             f"dev, {len(split['test'])} held out")
     if calibrate and not dev:

@@ -13,12 +13,12 @@ new = Path("runs/real/eval-new/distilled")
 (out / "distilled").mkdir(parents=True, exist_ok=True)
 for f in new.glob("*.jsonl"):
     shutil.copy(f, out / "distilled" / f.name)
-split = mrben_split("/work/shared/data/real/mrben_math.jsonl", 0.1, 0.2, 0)
-P = "/work/shared/data/prmbench/"
+split = mrben_split("../shared/data/real/mrben_math.jsonl", 0.1, 0.2, 0)
+P = "../shared/data/prmbench/"
 files = [P + f"prm800k_test_p1_4o_{c}.jsonl" for c in ("circular", "confidence", "counterfactual", "deception",
          "domain_inconsistency", "missing_condition", "redundency", "step_contradiction")]
 files.append(P + "prm_test_p12_multi_solutions.jsonl")
-every = {"gsm8k-heldout": gsm8k_heldout("/work/shared/data/gsm8k/train.jsonl", (7000, 7473), 48),
+every = {"gsm8k-heldout": gsm8k_heldout("../shared/data/gsm8k/train.jsonl", (7000, 7473), 48),
          "gsm8k-real": load_solutions("bench/data/gsm8k_real_labelled.jsonl", "steps"),
          "prmbench": prmbench(files, 48)[0], "mrben-heldout": split["test"][:30]}
 models = {"shipped": "genprm-smollm2-135m-lora", "distilled": sys.argv[1]}

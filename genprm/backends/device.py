@@ -103,7 +103,7 @@ def cpu_bf16_native() -> tuple[bool, str]:
     # Measured on a busy 2-core AMD EPYC: native bf16 3.2-3.4x fp32's speed, emulated bf16 (oneDNN held to AVX2)
     # 0.01x; 0.7 splits them with room for a noisy neighbour.
     if ratio < 0.7:
-        return False, f"this CPU reports {isa} but a bf16 matmul ran at {ratio:.2f}x fp32's speed"
+        return False, f"this CPU reports {isa} but a bf16 matmul ran at {ratio:.2g}x fp32's speed"
     return True, f"this CPU has {isa} (a bf16 matmul ran at {ratio:.1f}x fp32's speed)"
 
 

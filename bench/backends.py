@@ -60,6 +60,7 @@ def main() -> None:
     from genprm.backends.hf import HFBackend
 
     hf = HFBackend(dtype=args.dtype, max_batch=args.batch_size)
+    dtype = hf.dtype  # what `auto` means on this machine, said with the figures
     rates["transformers"] = {m: steps_per_second(hf, solutions, c) for m, c in configs.items()}
     hf.close()
     del hf
@@ -71,7 +72,7 @@ def main() -> None:
     rates["vllm"] = {m: steps_per_second(vllm, solutions, c) for m, c in configs.items()}
     vllm.close()
 
-    print(f"{len(solutions)} solutions, {n_steps} steps, {args.data.name}, dtype={args.dtype}, "
+    print(f"{len(solutions)} solutions, {n_steps} steps, {args.data.name}, dtype={dtype}, "
           f"batch_size={args.batch_size}, max_tokens={args.max_tokens}; vLLM engine start {startup:.0f} s (not timed)")
     print(f"{'mode':10}{'transformers steps/s':>22}{'vllm steps/s':>14}{'vllm / transformers':>21}")
     for m in args.modes:

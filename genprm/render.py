@@ -90,9 +90,10 @@ def evidence(step: StepVerdict) -> Text:
 
 
 def conclusion(critique: str) -> str:
-    """The critique's last sentence outside code and output blocks, skipping a trailing verdict question."""
-    prose = _one_line(_FENCED.sub(" ", critique))
-    sentences = [s for s in _SENTENCE_END.split(prose) if s.strip()]
+    """The critique's last sentence outside code and output blocks (a line break ends a sentence too), skipping a
+    trailing verdict question."""
+    lines = _FENCED.sub("\n", critique).splitlines()
+    sentences = [s for line in lines for s in _SENTENCE_END.split(_one_line(line)) if s]
     while sentences and sentences[-1].rstrip().endswith("?"):
         sentences.pop()  # the verdict question ("Is the step correct (Yes/No)?") the critique ends with
     return sentences[-1].strip() if sentences else ""

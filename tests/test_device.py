@@ -1,0 +1,56 @@
+"""`--dtype auto` and the thread count: what genprm.backends.device decides on this machine and on an AVX2-only one."""
+
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from genprm.backends.device import autocast_bf16, cpu_bf16_native, cpu_name, resolve_dtype, use_threads
+from genprm.errors import ConfigError
+
+
+def test_auto_is_bf16_exactly_where_the_cpu_runs_it_natively():
+    choice = resolve_dtype("auto", "cpu")
+    native, why = cpu_bf16_native()
+    assert choice.dtype == ("bfloat16" if native else "float32") and choice.reason == f"auto: {why}"
+    assert choice.torch_dtype == getattr(torch, choice.dtype)
+    assert autocast_bf16("auto", "cpu").dtype == choice.dtype  # training follows the same rule
+    assert resolve_dtype("float32", "cpu").dtype == "float32" and resolve_dtype("bfloat16").reason == "as asked"
+    assert "(" in cpu_name() and torch.backends.cpu.get_cpu_capability() in cpu_name()
+
+
+def test_bad_settings_name_the_option():
+    with pytest.raises(ConfigError, match="dtype must be one of auto, bfloat16, float16, float32"):
+        resolve_dtype("bf16")
+    with pytest.raises(ConfigError, match="autocast must be one of auto, on, off"):
+        autocast_bf16("yes")
+    assert autocast_bf16("on").dtype == "bfloat16" and autocast_bf16("off").dtype == "float32"
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="oneDNN's ISA cap is an x86 setting")
+def test_a_cpu_without_native_bf16_gets_fp32():
+    """oneDNN held to AVX2 runs bf16 as an AVX2-only CPU does (emulated, ~70x slower than fp32): even where the CPU
+    reports AVX512-BF16, `auto` must measure that and choose fp32."""
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "OMP_NUM_THREADS": "1"}
+    code = ("from genprm.backends.device import resolve_dtype, autocast_bf16\n"
+            "print(resolve_dtype('auto', 'cpu').dtype, autocast_bf16('auto', 'cpu').dtype)")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["float32", "float32"]
+
+
+def test_threads_default_to_every_usable_core_unless_omp_num_threads_says(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        assert use_threads() == len(os.sched_getaffinity(0)) == torch.get_num_threads()
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the rule for several torch processes on a small machine
+        assert use_threads() == 1 == torch.get_num_threads()
+        assert use_threads(3) == 3 == torch.get_num_threads()  # an explicit count wins
+        with pytest.raises(ConfigError, match="threads"):
+            use_threads(-1)
+    finally:
+        torch.set_num_threads(before)

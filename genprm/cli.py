@@ -63,7 +63,6 @@ BatchSizeOption = Annotated[int, typer.Option("--batch-size", help=_help["batch_
 SeedOption = Annotated[int, typer.Option("--seed", help=_help["seed"])]
 
 
-
 @app.command()
 def verify(
     path: Annotated[Path, typer.Argument(help="A solution file: JSON object, JSON list or JSONL.")],

@@ -22,7 +22,7 @@ def test_grpo_trains_two_steps_on_genprm_rewards(tmp_path):
     verifier = Verifier.from_pretrained(config=VerifierConfig(mode="direct", batch_size=8), dtype="float32")
     reward = GenPRMReward(verifier)
     args = GRPOConfig(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=4, num_generations=4,
-                      max_completion_length=16, learning_rate=1e-5, logging_steps=1, report_to="none",
+                      max_completion_length=12, learning_rate=1e-5, logging_steps=1, report_to="none",
                       save_strategy="no", use_cpu=True, bf16=False, seed=0, dataloader_num_workers=0)
     trainer = GRPOTrainer(model=str(default_model_dir()), reward_funcs=[reward], args=args, train_dataset=dataset)
     trainer.train()

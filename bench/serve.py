@@ -81,7 +81,8 @@ async def closed_loop(url: str, headers: dict, solutions: list[Solution], client
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(clients)))
         wall = time.perf_counter() - started
-    return {"clients": clients, "solutions": len(solutions), "wall_s": wall, "per_s": len(solutions) / wall,
+    served = len(solutions) - errors  # only verified solutions count towards throughput
+    return {"clients": clients, "solutions": len(solutions), "wall_s": wall, "per_s": served / wall,
             "p50": statistics.median(latencies), "p99": quantile(latencies, 0.99), "errors": errors}
 
 
@@ -125,7 +126,9 @@ def main() -> None:
     args = parser.parse_args()
     solutions = load(args.n, args.steps)
     headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
-    process, url = (None, args.url) if args.url else start_server(args.batch_size, args.max_queue)
+    # The closed-loop runs must fit in the queue (each client has one solution queued or running at a time).
+    queue = max(args.max_queue, *args.clients)
+    process, url = (None, args.url) if args.url else start_server(args.batch_size, queue)
     figures: dict = {"n": len(solutions), "steps_per_solution": args.steps, "batch_size": args.batch_size}
     try:
         httpx.post(f"{url}/v1/verify", json={"solutions": [body(s) for s in solutions[:4]]}, headers=headers,
@@ -137,7 +140,7 @@ def main() -> None:
             figures["served"].append(row)
             print(f"{clients:>3} clients: {row['per_s']:.2f} solutions/s, p50 {row['p50']:.2f} s, "
                   f"p99 {row['p99']:.2f} s, {row['errors']} errors ({row['solutions']} solutions)", flush=True)
-        row = asyncio.run(overload(url, headers, solutions, 4 * args.max_queue))
+        row = asyncio.run(overload(url, headers, solutions, 4 * queue))
         figures["overload"] = row
         print(f"overload: {row['clients']} requests at once -> {row['served']} served, {row['refused_503']} "
               f"refused with 503 (p99 {row['refusal_p99_s']} s, Retry-After {row['retry_after']}), {row['other']} "

@@ -174,7 +174,7 @@ def test_direct_verdict_loss_falls_on_a_tiny_run(tmp_path) -> None:
     write_jsonl(data, records([wrong], "direct", RealCritiques(tiny, None)))
     cfg = TrainConfig(data=str(data), output_dir=str(tmp_path / "model"), prompt=str(tmp_path / "tiny.jinja"),
                       max_steps=3, batch_size=1, grad_accum=1, learning_rate=5e-3, warmup_steps=1, eval_fraction=0.0,
-                      save_every=10, num_proc=1, threads=1, autocast=False)
+                      save_every=10, num_proc=1, threads=1, autocast="off")
     train(cfg, log=lambda _: None, progress=False)
     steps = [json.loads(line) for line in (tmp_path / "model" / "train_log.jsonl").read_text().splitlines()]
     assert steps[-1]["loss"] < 0.5 * steps[0]["loss"], steps  # one verdict token, learnt

@@ -71,6 +71,7 @@ ThinkingRoundsOption = Annotated[int, typer.Option("--thinking-rounds", help=_he
 _search_help = {name: f.metadata["help"] for name, f in SearchConfig.__dataclass_fields__.items()}
 _search_defaults = SearchConfig()
 
+
 @app.command()
 def verify(
     path: Annotated[Path, typer.Argument(help="A solution file: JSON object, JSON list or JSONL.")],

@@ -12,12 +12,12 @@ does past its cap). Like vLLM it reports the matched stop string as `stop_reason
 from __future__ import annotations
 
 import argparse
-import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import torch
+from completions_http import CompletionsHandler
 
 from genprm.backends.base import GenerateRequest
 from genprm.backends.hf import HFBackend
@@ -25,9 +25,10 @@ from genprm.backends.hf import HFBackend
 
 class CompletionServer(ThreadingHTTPServer):
     def __init__(self, port: int, backend: HFBackend, max_logprobs: int, logprobs: bool) -> None:
-        super().__init__(("127.0.0.1", port), Handler)
+        super().__init__(("127.0.0.1", port), CompletionsHandler)
         self.backend, self.max_logprobs, self.logprobs = backend, max_logprobs, logprobs
         self.lock = threading.Lock()  # one model, one request at a time
+        self.model_name = backend.name
 
     def complete(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         stop = body.get("stop") or ()
@@ -61,35 +62,6 @@ class CompletionServer(ThreadingHTTPServer):
         logprobs = torch.log_softmax(b.model(input_ids=ids).logits[0, -1].float(), dim=-1)
         values, tokens = logprobs.topk(max(k, 1))
         return {b.tokenizer.decode([int(t)]): float(v) for v, t in zip(values, tokens, strict=True)}
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: CompletionServer
-
-    def do_GET(self) -> None:
-        if self.path.rstrip("/") == "/v1/models":
-            self.reply(200, {"object": "list", "data": [{"id": self.server.backend.name, "object": "model",
-                                                         "created": 0, "owned_by": "genprm-tests"}]})
-        else:
-            self.reply(404, {"error": {"message": f"no route {self.path}", "type": "NotFoundError", "code": 404}})
-
-    def do_POST(self) -> None:
-        if self.path.rstrip("/") != "/v1/completions":
-            self.reply(404, {"error": {"message": f"no route {self.path}", "type": "NotFoundError", "code": 404}})
-            return
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-        self.reply(*self.server.complete(body))
-
-    def reply(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # one line per request would flood the test log
 
 
 def main() -> None:

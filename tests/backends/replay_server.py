@@ -15,26 +15,28 @@ from __future__ import annotations
 import argparse
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from completions_http import CompletionsHandler
 
 
 class ReplayServer(ThreadingHTTPServer):
     def __init__(self, port: int, script: dict[str, list[Any]], log: Path, model: str) -> None:
-        super().__init__(("127.0.0.1", port), Handler)
+        super().__init__(("127.0.0.1", port), CompletionsHandler)
         self.completions, self.logprobs = list(script.get("completions", [])), list(script.get("logprobs", []))
-        self.log, self.model = log, model
+        self.log, self.model_name = log, model
         self.lock = threading.Lock()
 
-    def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+    def complete(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self.lock:
             with self.log.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(body) + "\n")
             if body.get("logprobs") is not None:
                 top = self.logprobs.pop(0) if self.logprobs else {}
                 token = max(top, key=top.__getitem__) if top else ""
-                return _choice(token, "length", None, {"tokens": [token], "token_logprobs": [top.get(token, 0.0)],
+                return 200, _choice(token, "length", None, {"tokens": [token], "token_logprobs": [top.get(token, 0.0)],
                                                        "top_logprobs": [top], "text_offset": [0]})
             text = self.completions.pop(0) if self.completions else ""
         stop = body.get("stop") or []
@@ -42,8 +44,8 @@ class ReplayServer(ThreadingHTTPServer):
         hits = sorted((text.find(s), s) for s in stop if s in text)
         if hits:
             at, matched = hits[0]
-            return _choice(text[:at], "stop", matched)
-        return _choice(text, "stop", None)
+            return 200, _choice(text[:at], "stop", matched)
+        return 200, _choice(text, "stop", None)
 
 
 def _choice(text: str, finish: str, stop_reason: str | None, logprobs: Any = None) -> dict[str, Any]:
@@ -52,35 +54,6 @@ def _choice(text: str, finish: str, stop_reason: str | None, logprobs: Any = Non
             "choices": [{"index": 0, "text": text, "finish_reason": finish, "stop_reason": stop_reason,
                          "logprobs": logprobs}],
             "usage": {"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n}}
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: ReplayServer
-
-    def do_GET(self) -> None:
-        if self.path.rstrip("/") == "/v1/models":
-            self.reply(200, {"object": "list", "data": [{"id": self.server.model, "object": "model", "created": 0,
-                                                         "owned_by": "genprm-tests"}]})
-        else:
-            self.reply(404, {"error": {"message": f"no route {self.path}", "type": "NotFoundError", "code": 404}})
-
-    def do_POST(self) -> None:
-        if self.path.rstrip("/") != "/v1/completions":
-            self.reply(404, {"error": {"message": f"no route {self.path}", "type": "NotFoundError", "code": 404}})
-            return
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-        self.reply(200, self.server.complete(body))
-
-    def reply(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 def main() -> None:

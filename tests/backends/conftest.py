@@ -2,52 +2,19 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from processes import running
 
 HERE = Path(__file__).parent
 
 
-@contextmanager
-def running(command: Sequence[str], ready: str, timeout: float = 300.0, env: dict[str, str] | None = None
-            ) -> Iterator[re.Match[str]]:
-    """Start `command`, wait for a line of its output matching `ready`, yield the match, and stop it."""
-    process = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    deadline, seen = time.monotonic() + timeout, []
-    try:
-        assert process.stdout is not None
-        while True:
-            line = process.stdout.readline()
-            if not line and process.poll() is not None:
-                raise RuntimeError(f"{command[0]} exited with {process.returncode}:\n{''.join(seen[-40:])}")
-            seen.append(line)
-            if match := re.search(ready, line):
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{command[0]} not ready after {timeout} s:\n{''.join(seen[-40:])}")
-        # Keep reading its output: a server that logs each request would block once the pipe is full.
-        threading.Thread(target=process.stdout.read, daemon=True).start()
-        yield match
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def hf_server(*flags: str) -> Iterator[str]:
-    with running([sys.executable, str(HERE / "hf_server.py"), "--port", "0", *flags], r"listening on (\S+)") as m:
-        yield m.group(1)
+    with running([sys.executable, str(HERE / "hf_server.py"), "--port", "0", *flags], r"listening on (\S+)") as s:
+        yield s.match.group(1)
 
 
 @pytest.fixture(scope="session")

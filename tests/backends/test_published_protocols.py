@@ -11,12 +11,13 @@ import math
 import sys
 
 import pytest
+from processes import running
 
 from genprm import Solution, Verifier, VerifierConfig
 from genprm.registry import choose_protocol
 
 from . import published_fixtures as fx
-from .conftest import HERE, running
+from .conftest import HERE
 
 
 def replay(tmp_path, fixture: dict, model: str, **config):
@@ -25,9 +26,9 @@ def replay(tmp_path, fixture: dict, model: str, **config):
     script.write_text(json.dumps({"completions": fixture["completions"], "logprobs": fixture["logprobs"]}))
     command = [sys.executable, str(HERE / "replay_server.py"), "--script", str(script), "--log", str(log),
                "--model", model]
-    with running(command, r"listening on (\S+)", timeout=60) as match:
+    with running(command, r"listening on (\S+)", timeout=60) as started:
         with Verifier.from_pretrained(model, backend="openai", config=VerifierConfig(**config),
-                                      base_url=match.group(1)) as verifier:
+                                      base_url=started.match.group(1)) as verifier:
             solution = fixture["solution"]
             result = verifier.verify(Solution(problem=solution["problem"], steps=tuple(solution["steps"])))
     return result, [json.loads(line) for line in log.read_text().splitlines()]
@@ -125,9 +126,9 @@ def test_an_unknown_model_gets_the_default_protocol_and_one_note(tmp_path):
     script, log = tmp_path / "script.json", tmp_path / "requests.jsonl"
     script.write_text(json.dumps({"logprobs": [{" Yes": -0.1, " No": -2.0}]}))
     command = [sys.executable, str(HERE / "replay_server.py"), "--script", str(script), "--log", str(log)]
-    with running(command, r"listening on (\S+)", timeout=60) as match:
+    with running(command, r"listening on (\S+)", timeout=60) as started:
         proc = genprm("verify", solution, "--model", "acme/unknown-verifier", "--backend", "openai", "--base-url",
-                      match.group(1), "--mode", "direct", "--json")
+                      started.match.group(1), "--mode", "direct", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["protocol"] == "stepcheck"
     notes = [line for line in proc.stderr.splitlines() if "no protocol known" in line]

@@ -17,12 +17,13 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
+from processes import running
 
 from genprm import Verifier, VerifierConfig
 from genprm.backends.base import GenerateRequest, ScoreRequest
 from genprm.scoring import verdict_score
 
-from .conftest import HERE, running
+from .conftest import HERE
 from .vllm_script import SOLUTIONS
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(find_spec("vllm") is None, reason="vllm is not installed")]

@@ -56,20 +56,32 @@ TensorParallelOption = Annotated[int, typer.Option("--tensor-parallel-size",
 GpuMemoryOption = Annotated[float, typer.Option("--gpu-memory-utilization",
                                                 help="vllm backend: fraction of GPU memory vLLM may use.")]
 PromptOption = Annotated[str | None, typer.Option("--prompt", help=_help["prompt"])]
-ModeOption = Annotated[Mode, typer.Option("--mode", help=_help["mode"])]
+ModeOption = Annotated[Mode | None, typer.Option("--mode", help=_help["mode"], show_default=False)]
 SamplesOption = Annotated[int, typer.Option("--samples", help=_help["samples"])]
 TemperatureOption = Annotated[float | None, typer.Option("--temperature", help=_help["temperature"])]
 MaxTokensOption = Annotated[int | None, typer.Option("--max-tokens", help=_help["max_tokens"])]
 MaxCodeBlocksOption = Annotated[int, typer.Option("--max-code-blocks", help=_help["max_code_blocks"])]
 CodeTimeoutOption = Annotated[float, typer.Option("--code-timeout", help=_help["code_timeout"])]
 AggOption = Annotated[Agg, typer.Option("--agg", help=_help["agg"])]
-ThresholdOption = Annotated[float, typer.Option("--threshold", help=_help["threshold"])]
+ThresholdOption = Annotated[float | None, typer.Option("--threshold", help=_help["threshold"], show_default=False)]
+Switch = Enum("Switch", {v: v for v in ("auto", "on", "off")}, type=str)  # type: ignore[misc]
+ArithmeticCheckOption = Annotated[Switch, typer.Option("--arithmetic-check", help=_help["arithmetic_check"] + " "
+                                                       "auto: the model's; on; off.")]
 BatchSizeOption = Annotated[int, typer.Option("--batch-size", help=_help["batch_size"])]
 SeedOption = Annotated[int, typer.Option("--seed", help=_help["seed"])]
 ThinkingRoundsOption = Annotated[int, typer.Option("--thinking-rounds", help=_help["thinking_rounds"])]
 
 _search_help = {name: f.metadata["help"] for name, f in SearchConfig.__dataclass_fields__.items()}
 _search_defaults = SearchConfig()
+
+
+def _value(choice: Enum | None) -> str | None:
+    return None if choice is None else str(choice.value)
+
+
+def _switch(choice: Enum) -> bool | None:
+    """auto|on|off -> None (the model's), True, False."""
+    return {"auto": None, "on": True, "off": False}[str(choice.value)]
 
 
 @app.command()
@@ -96,6 +108,7 @@ def verify(
     batch_size: BatchSizeOption = _defaults.batch_size,
     seed: SeedOption = _defaults.seed,
     thinking_rounds: ThinkingRoundsOption = _defaults.thinking_rounds,
+    arithmetic_check: ArithmeticCheckOption = "auto",  # type: ignore[assignment]
     # -- input and output
     format: Annotated[Format, typer.Option("--format", help="Input format.")] = "auto",  # type: ignore[assignment]
     json_out: Annotated[bool, typer.Option("--json", help="Print full results as JSON (one line each).")] = False,
@@ -116,10 +129,10 @@ def verify(
     from genprm.render import batch_view, print_result
     from genprm.verifier import Verifier
 
-    config = VerifierConfig(prompt=prompt, mode=str(mode.value), samples=samples, temperature=temperature,
+    config = VerifierConfig(prompt=prompt, mode=_value(mode), samples=samples, temperature=temperature,
                             max_tokens=max_tokens, max_code_blocks=max_code_blocks, code_timeout=code_timeout,
                             agg=str(agg.value), threshold=threshold, batch_size=batch_size, seed=seed,
-                            thinking_rounds=thinking_rounds)
+                            thinking_rounds=thinking_rounds, arithmetic_check=_switch(arithmetic_check))
     ray = ray_flags.ray_config(use_ray, ray_address, replicas, gpus_per_replica, cpus_per_replica, rows_per_task)
     report = BatchReport()
     skip = done_ids(out) if out else set()
@@ -200,6 +213,7 @@ def serve(
     batch_size: BatchSizeOption = _defaults.batch_size,
     seed: SeedOption = _defaults.seed,
     thinking_rounds: ThinkingRoundsOption = _defaults.thinking_rounds,
+    arithmetic_check: ArithmeticCheckOption = "auto",  # type: ignore[assignment]
     # -- the server: one flag per ServeConfig field
     host: Annotated[str, typer.Option(help=_serve_help["host"])] = _serve_defaults.host,
     port: Annotated[int, typer.Option(help=_serve_help["port"])] = _serve_defaults.port,
@@ -217,10 +231,10 @@ def serve(
     from genprm.serve.app import serve as run_server
     from genprm.verifier import Verifier
 
-    config = VerifierConfig(prompt=prompt, mode=str(mode.value), samples=samples, temperature=temperature,
+    config = VerifierConfig(prompt=prompt, mode=_value(mode), samples=samples, temperature=temperature,
                             max_tokens=max_tokens, max_code_blocks=max_code_blocks, code_timeout=code_timeout,
                             agg=str(agg.value), threshold=threshold, batch_size=batch_size, seed=seed,
-                            thinking_rounds=thinking_rounds)
+                            thinking_rounds=thinking_rounds, arithmetic_check=_switch(arithmetic_check))
     serve_config = ServeConfig(host=host, port=port, api_key=api_key, max_queue=max_queue,
                                max_body_bytes=max_body_bytes, max_solutions=max_solutions, max_steps=max_steps,
                                max_step_chars=max_step_chars, step_split=step_split,
@@ -298,7 +312,8 @@ def search(
     prompt: PromptOption = _defaults.prompt,
     mode: ModeOption = _defaults.mode,  # type: ignore[assignment]
     samples: SamplesOption = _defaults.samples,
-    threshold: Annotated[float, typer.Option(help=_help["threshold"])] = _defaults.threshold,
+    threshold: ThresholdOption = _defaults.threshold,
+    arithmetic_check: ArithmeticCheckOption = "auto",  # type: ignore[assignment]
     verifier_max_tokens: Annotated[int | None, typer.Option(help=_help["max_tokens"])] = _defaults.max_tokens,
     # -- what to search: one flag per SearchConfig field
     strategy: Annotated[Strategy, typer.Option(help=_search_help["strategy"])] = "beam",  # type: ignore[assignment]
@@ -330,8 +345,8 @@ def search(
                           temperature=temperature, agg=str(agg.value),
                           step_delimiter=codecs.decode(step_delimiter, "unicode_escape"),
                           batch_problems=batch_problems, seed=seed)
-    verifier_config = VerifierConfig(prompt=prompt, mode=str(mode.value), samples=samples, threshold=threshold,
-                                     max_tokens=verifier_max_tokens,
+    verifier_config = VerifierConfig(prompt=prompt, mode=_value(mode), samples=samples, threshold=threshold,
+                                     arithmetic_check=_switch(arithmetic_check), max_tokens=verifier_max_tokens,
                                      batch_size=max(_defaults.batch_size, beam_width * expand, n))
     report = SearchReport()
     # Read the problems first: a broken file fails before the models load.

@@ -3,12 +3,14 @@ underscores). Who does it (model, backend) is chosen separately, in `Verifier.fr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from genprm.errors import ConfigError
 from genprm.scoring import AGGREGATIONS
 
 MODES = ("direct", "critique", "code")
+# What a field left None means when the model's genprm.json does not say (the protocol: genprm.registry).
+FALLBACKS: dict[str, object] = {"mode": "code", "threshold": 0.5, "arithmetic_check": False}
 
 
 @dataclass(frozen=True)
@@ -17,8 +19,9 @@ class VerifierConfig:
                                                                 "published formats), stepcheck, stepcheck-onepass "
                                                                 "(genprm's own) or a path to a .jinja template. "
                                                                 "Default: the model's (see `genprm models`)."})
-    mode: str = field(default="code", metadata={"help": "direct: verdict only, one forward pass per step; critique: "
-                                                       "chain-of-thought first; code: critique plus sandboxed code."})
+    mode: str | None = field(default=None, metadata={"help": "direct: verdict only, one forward pass per step; "
+                                                              "critique: chain-of-thought first; code: critique plus "
+                                                              "sandboxed code. Default: the model's, else code."})
     samples: int = field(default=1, metadata={"help": "Samples per solution (parallel scaling): critiques per step, "
                                                      "chains (thinkprm) or answers (processbench-critic); scores are "
                                                      "averaged, critic answers vote."})
@@ -32,19 +35,23 @@ class VerifierConfig:
     code_timeout: float = field(default=5.0, metadata={"help": "Seconds one code block may run in the sandbox."})
     agg: str = field(default="min", metadata={"help": "How step scores become the solution's reward: "
                                                      "min, last, prod or mean."})
-    threshold: float = field(default=0.5, metadata={"help": "A step scoring below this is an error; the first one "
-                                                           "is `first_error`."})
+    threshold: float | None = field(default=None, metadata={"help": "A step scoring below this is an error; the "
+                                                                    "first one is `first_error`. Default: the "
+                                                                    "model's (tuned on a dev split), else 0.5."})
+    arithmetic_check: bool | None = field(default=None, metadata={
+        "help": "Also recompute each step's stated calculations (a op b = c) with SymPy in the sandbox; a refuted "
+                "step scores 0 whatever the model says. Default: the model's, else off."})
     batch_size: int = field(default=8, metadata={"help": "Critiques generated together (across solutions)."})
     seed: int = field(default=0, metadata={"help": "Seed of sampled critiques."})
     thinking_rounds: int = field(default=1, metadata={"help": "thinkprm: thinking rounds per chain; each extra one "
                                                              "continues after a 'double check' phrase."})
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
+        if self.mode is not None and self.mode not in MODES:
             raise ConfigError("mode", f"one of {', '.join(MODES)}", self.mode)
         if self.agg not in AGGREGATIONS:
             raise ConfigError("agg", f"one of {', '.join(AGGREGATIONS)}", self.agg)
-        if not 0.0 <= self.threshold <= 1.0:
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ConfigError("threshold", "in [0, 1]", self.threshold)
         for name in ("samples", "max_tokens", "batch_size", "thinking_rounds"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
@@ -55,6 +62,11 @@ class VerifierConfig:
             raise ConfigError("temperature", ">= 0", self.temperature)
         if self.code_timeout <= 0:
             raise ConfigError("code_timeout", "> 0", self.code_timeout)
+
+    def with_defaults(self, model_settings: dict[str, object] | None = None) -> VerifierConfig:
+        """Every field left None filled: from the model's settings (its genprm.json), else genprm's defaults."""
+        settings = {**FALLBACKS, **(model_settings or {})}
+        return replace(self, **{k: v for k, v in settings.items() if getattr(self, k) is None})
 
     @classmethod
     def field_names(cls) -> list[str]:

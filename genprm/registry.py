@@ -3,6 +3,7 @@
 A model's protocol comes from, in order: `--prompt`; a `genprm.json` ({"protocol": ...}) beside a local model or
 adapter (the shipped default adapter has one); this registry (by hub id, or a local directory with the same name);
 else the default protocol, with a one-line note. `genprm models` prints the registry. The choice reads no weights.
+A genprm.json may also set the mode, threshold and arithmetic check the model was trained and tuned for; flags win.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 
 DEFAULT_PROTOCOL = "stepcheck"
 MODEL_CONFIG = "genprm.json"
+# VerifierConfig fields a genprm.json may set besides the protocol.
+SETTINGS = ("mode", "threshold", "arithmetic_check")
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,9 @@ _CRITIC_SAMPLING = "greedy, 8192 tokens; voting: T=1.0 top_p=0.9, 8 samples"
 _CRITIC_SOURCE = "ProcessBench paper (arXiv:2412.06559), Table 3"
 
 KNOWN: tuple[KnownVerifier, ...] = (
-    KnownVerifier("genprm-smollm2-135m-lora", "135M", "stepcheck", "P( Yes) vs  No after 'Is the step correct "
-                  "(Yes/No)?'", "greedy, 256 tokens/step", None, "shipped default (models/genprm-smollm2-135m-lora)"),
+    KnownVerifier("genprm-smollm2-135m-lora", "135M", "verdict", "P( Yes) vs  No right after each step's 'Is the "
+                  "step correct (Yes/No)?'; a step SymPy refutes scores 0", "one forward pass per step (--mode direct)",
+                  None, "shipped default (models/genprm-smollm2-135m-lora)"),
     KnownVerifier("GenPRM/GenPRM-1.5B", "1.5B", "genprm", _GENPRM_VERDICT, _GENPRM_SAMPLING, None, _GENPRM_SOURCE),
     KnownVerifier("GenPRM/GenPRM-7B", "7B", "genprm", _GENPRM_VERDICT, _GENPRM_SAMPLING, None, _GENPRM_SOURCE),
     KnownVerifier("GenPRM/GenPRM-32B", "32B", "genprm", _GENPRM_VERDICT, _GENPRM_SAMPLING, None, _GENPRM_SOURCE),
@@ -94,9 +98,26 @@ def choose_protocol(model: str | None) -> tuple[str, str | None]:
                               f'{MODEL_CONFIG} {{"protocol": ...}} beside the model)')
 
 
-def _declared(directory: Path) -> str | None:
+def model_settings(model: str | None) -> dict[str, object]:
+    """The verifier settings a model's genprm.json declares besides its protocol (e.g. {"mode": "direct",
+    "threshold": 0.62, "arithmetic_check": true}); {} for a model without one."""
+    from genprm.backends.weights import DEFAULT_MODEL
+
+    if model is None or model == DEFAULT_MODEL:
+        directory = Path(str(resources.files("genprm.models") / DEFAULT_MODEL))
+    else:
+        directory = Path(model).expanduser()
+    declared = _read(directory)
+    return {k: declared[k] for k in SETTINGS if k in declared}
+
+
+def _read(directory: Path) -> dict[str, object]:
     config = directory / MODEL_CONFIG
     if not config.is_file():
-        return None
-    protocol = json.loads(config.read_text(encoding="utf-8")).get("protocol")
+        return {}
+    return dict(json.loads(config.read_text(encoding="utf-8")))
+
+
+def _declared(directory: Path) -> str | None:
+    protocol = _read(directory).get("protocol")
     return str(protocol) if protocol else None

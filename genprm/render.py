@@ -86,6 +86,9 @@ def evidence(step: StepVerdict) -> Text:
         printed = _one_line(run.stdout if run.status == "ok" else f"{run.status}: {run.stderr or run.stdout}")
         out.append(f"out: {printed or '(none)'}; ", style="cyan" if run.status == "ok" else "yellow")
     out.append(conclusion(step.critique))
+    out.rstrip()
+    if out.plain.endswith(";"):  # code output and no critique (a direct verdict beside the arithmetic check)
+        out.right_crop(1)
     return out
 
 

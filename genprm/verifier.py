@@ -21,9 +21,10 @@ from typing import Any
 
 from genprm.backends.base import Backend, GenerateRequest, ScoreRequest, load_backend
 from genprm.config import VerifierConfig
+from genprm.flows import arithmetic_check
 from genprm.flows.base import MAX_OUTPUT_IN_PROMPT, Chain, ChainInput, RunCode, StepTrace, output_for_prompt
 from genprm.protocol import Protocol
-from genprm.registry import choose_protocol
+from genprm.registry import choose_protocol, model_settings
 from genprm.scoring import aggregate, first_error
 from genprm.types import CodeRun, Solution, StepVerdict, VerificationResult
 
@@ -46,9 +47,10 @@ class Verifier:
     def __init__(self, backend: Backend, config: VerifierConfig | None = None, sandbox: Any = None) -> None:
         self.backend = backend
         config = config or VerifierConfig()
+        name = getattr(backend, "name", None)
         if config.prompt is None:  # the protocol the model was trained on (see genprm.registry)
-            config = replace(config, prompt=choose_protocol(getattr(backend, "name", None))[0])
-        self.config = config
+            config = replace(config, prompt=choose_protocol(name)[0])
+        self.config = config.with_defaults(model_settings(name))
         self.protocol = Protocol.load(config.prompt)
         self._sandbox = sandbox
         self._owns_sandbox = sandbox is None
@@ -61,7 +63,7 @@ class Verifier:
         With `config.prompt` None, the protocol is the model's (see `genprm.registry.choose_protocol`), chosen and
         loaded before the model: a bad --prompt fails first, and the choice needs no weights.
         """
-        config = with_model_protocol(config or VerifierConfig(), model)
+        config = with_model_settings(config or VerifierConfig(), model)
         backend_options.setdefault("max_batch", config.batch_size)
         return cls(load_backend(backend, model, **backend_options), config)
 
@@ -108,10 +110,15 @@ class Verifier:
                     index, solution = item
                     if solution is None:
                         break
-                    pending[index] = _PendingSolution(solution, [None] * cfg.samples, time.perf_counter())
-                    for sample in range(cfg.samples):
-                        chain = self._chain(solution, seed=zlib.crc32(f"{cfg.seed}:{solution.id}:{sample}".encode()))
-                        chains[next_chain] = _LiveChain(chain, index, sample, next(chain))
+                    slot = pending[index] = _PendingSolution(solution, [], time.perf_counter())
+                    for sample, chain in enumerate(self._chains(solution)):
+                        slot.traces.append(None)
+                        try:
+                            first_request = next(chain)
+                        except StopIteration as done:  # nothing to ask (an arithmetic check with no calculation)
+                            slot.traces[sample] = done.value
+                            continue
+                        chains[next_chain] = _LiveChain(chain, index, sample, first_request)
                         next_chain += 1
                 for cid in [c for c, live in chains.items() if cancelled and cancelled(live.solution_index)]:
                     live = chains.pop(cid)
@@ -158,10 +165,19 @@ class Verifier:
 
     # -- one chain -------------------------------------------------------------------------------------------
 
-    def _chain(self, solution: Solution, seed: int) -> Chain:
-        """One sample of one solution, as the protocol's flow (genprm/flows/) talks to the model."""
-        return self.protocol.implementation.chain(ChainInput(self.protocol, solution, self.backend.chat, self.config,
-                                                             seed))
+    def _chains(self, solution: Solution) -> list[Chain]:
+        """The chains of one solution: each sample as the protocol's flow (genprm/flows/) talks to the model, then,
+        with `arithmetic_check`, the check of its calculations (genprm/flows/arithmetic_check.py)."""
+        cfg = self.config
+
+        def given(seed: int) -> ChainInput:
+            return ChainInput(self.protocol, solution, self.backend.chat, cfg, seed)
+
+        chains = [self.protocol.implementation.chain(given(zlib.crc32(f"{cfg.seed}:{solution.id}:{k}".encode())))
+                  for k in range(cfg.samples)]
+        if cfg.arithmetic_check:
+            chains.append(arithmetic_check.chain(given(0)))
+        return chains
 
     # -- the driver's round ----------------------------------------------------------------------------------
 
@@ -199,15 +215,20 @@ class Verifier:
 
     def _result(self, slot: _PendingSolution) -> VerificationResult:
         cfg = self.config
-        samples: list[list[StepTrace]] = slot.traces  # type: ignore[assignment]
+        samples: list[list[StepTrace]] = slot.traces[: cfg.samples]  # type: ignore[assignment]
         combined = self.protocol.implementation.combine(samples)  # mean, or a vote (see the flow)
+        checks = slot.traces[cfg.samples] if cfg.arithmetic_check else None
+        if checks is not None:
+            combined = arithmetic_check.combine(combined, checks)
         verdicts = []
         for k, text in enumerate(slot.solution.steps):
             per_sample = [traces[k] for traces in samples]
             score = combined[k]
             first = per_sample[0]
+            check = checks[k] if checks is not None else StepTrace(critique="", score=1.0)
+            critique = "\n".join(t for t in (first.critique, check.critique) if t)
             verdicts.append(StepVerdict(index=k, text=text, score=score, verdict=score >= cfg.threshold,
-                                        critique=first.critique, code_runs=tuple(first.code_runs),
+                                        critique=critique, code_runs=(*first.code_runs, *check.code_runs),
                                         sample_scores=tuple(t.score for t in per_sample),
                                         forced=sum(t.forced for t in per_sample)))
         scores = [v.score for v in verdicts]
@@ -220,16 +241,17 @@ class Verifier:
                                   dtype=getattr(self.backend, "dtype", ""))
 
 
-def with_model_protocol(config: VerifierConfig, model: str | None) -> VerifierConfig:
-    """`config` with its protocol named: the model's (see `genprm.registry.choose_protocol`) when `config.prompt` is
-    None. The protocol is loaded here, so a bad --prompt fails before any model loads."""
+def with_model_settings(config: VerifierConfig, model: str | None) -> VerifierConfig:
+    """`config` with every field left None filled from the model (see `genprm.registry`): its protocol, and the
+    mode, threshold and arithmetic check its genprm.json declares. The protocol is loaded here, so a bad --prompt
+    fails before any model loads."""
     if config.prompt is None:
         name, note = choose_protocol(model)
         if note:
             print(f"genprm: {note}", file=sys.stderr, flush=True)
         config = replace(config, prompt=name)
     Protocol.load(config.prompt)
-    return config
+    return config.with_defaults(model_settings(model))
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The transformers backend on the real default model: prefix cache, batching, stop strings, scores."""
+"""The transformers backend on the real base model: prefix cache, batching, stop strings, scores."""
 
 import pytest
 
@@ -21,12 +21,17 @@ def test_token_budget(hf_backend):
     assert g.finish_reason == "length" and g.num_tokens == 7
 
 
-def test_batched_greedy_generation_equals_one_at_a_time(hf_backend):
-    prompts = [prompt(hf_backend, f"What is {a} + {b}? Explain.") for a, b in [(2, 3), (10, 7), (123, 456)]]
-    hf_backend.close()
-    batched = hf_backend.generate([GenerateRequest(p, 24) for p in prompts])
-    hf_backend.close()
-    single = [hf_backend.generate([GenerateRequest(p, 24)])[0] for p in prompts]
+def test_batched_greedy_generation_equals_one_at_a_time():
+    from genprm.backends.hf import HFBackend
+    from genprm.backends.weights import BASE_MODEL
+
+    # float32: in bfloat16 a left-padded batch rounds differently from a single row, and 24 greedy tokens can drift
+    # apart on a near tie (seen on the base model); the batching itself is what is checked here.
+    backend = HFBackend(BASE_MODEL, dtype="float32")
+    prompts = [prompt(backend, f"What is {a} + {b}? Explain.") for a, b in [(2, 3), (10, 7), (123, 456)]]
+    batched = backend.generate([GenerateRequest(p, 24) for p in prompts])
+    backend.close()
+    single = [backend.generate([GenerateRequest(p, 24)])[0] for p in prompts]
     assert [g.text for g in batched] == [g.text for g in single]
 
 

@@ -110,3 +110,41 @@ def test_verify_many_keeps_input_order_and_batches_across_solutions(sandbox):
     backend = ScriptedBackend(logprobs=[(-0.5, -1.0)] * 10)
     results = verifier(backend, sandbox, mode="direct", batch_size=3).verify_many(solutions)
     assert [r.id for r in results] == [str(i) for i in range(5)]
+
+
+def test_arithmetic_check_zeroes_a_refuted_step_whatever_the_model_said(sandbox):
+    # The model says Yes to both steps; the second step's 42 + 1 = 44 is refuted by SymPy in the sandbox.
+    backend = ScriptedBackend(logprobs=[(-0.01, -5.0), (-0.01, -5.0)])
+    r = verifier(backend, sandbox, mode="direct", arithmetic_check=True).verify(SOLUTION)
+    assert r.step_scores[0] == pytest.approx(verdict_score(-0.01, -5.0))
+    assert r.step_scores[1] == 0.0 and r.first_error == 1
+    assert "Arithmetic check: 42 + 1 is 43, not 44." in r.steps[1].critique
+    assert [run.status for run in r.steps[1].code_runs] == ["ok"] and "43 False" in r.steps[1].code_runs[0].stdout
+    # The model's transcript is untouched: step 2 is asked after the model's own verdict word for step 1.
+    scores = [c for c in backend.calls if isinstance(c, ScoreRequest)]
+    assert "Arithmetic" not in scores[1].prompt and "</user><assistant>Is the step correct (Yes/No)? Yes" in \
+        scores[1].prompt
+
+
+def test_arithmetic_check_leaves_steps_without_a_calculation_to_the_model(sandbox):
+    words = Solution(problem="Tom has 3 apples and eats one.", steps=("Tom eats one apple, so two are left.",
+                                                                      "The answer is 2."), id="w")
+    backend = ScriptedBackend(logprobs=[(-3.0, -0.05), (-0.05, -3.0)])
+    r = verifier(backend, sandbox, mode="direct", arithmetic_check=True).verify(words)
+    assert r.step_scores == pytest.approx([verdict_score(-3.0, -0.05), verdict_score(-0.05, -3.0)])
+    assert r.steps[0].code_runs == () and r.first_error == 0
+
+
+def test_a_models_genprm_json_sets_its_mode_threshold_and_check_and_flags_win(tmp_path, sandbox):
+    import json
+
+    from genprm.verifier import with_model_settings
+
+    (tmp_path / "genprm.json").write_text(json.dumps({"protocol": "verdict", "mode": "direct", "threshold": 0.8,
+                                                      "arithmetic_check": True}))
+    config = with_model_settings(VerifierConfig(), str(tmp_path))
+    assert (config.prompt, config.mode, config.threshold, config.arithmetic_check) == ("verdict", "direct", 0.8, True)
+    flags = with_model_settings(VerifierConfig(mode="code", threshold=0.5, arithmetic_check=False), str(tmp_path))
+    assert (flags.mode, flags.threshold, flags.arithmetic_check) == ("code", 0.5, False)
+    bare = Verifier(ScriptedBackend(), VerifierConfig(), sandbox=sandbox).config  # no genprm.json: genprm's defaults
+    assert (bare.mode, bare.threshold, bare.arithmetic_check) == ("code", 0.5, False)

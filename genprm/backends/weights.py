@@ -87,6 +87,7 @@ def merge_adapter(adapter: Path) -> Path:
             digest.update((adapter / name).read_bytes())
     out = cache_dir() / "models" / f"{adapter.name}-merged-{digest.hexdigest()[:10]}"
     if (out / "config.json").exists():
+        _copy_settings(adapter, out)
         return out
     base_spec = json.loads((adapter / "adapter_config.json").read_text()).get("base_model_name_or_path") or ""
     if Path(base_spec).is_dir():
@@ -101,7 +102,18 @@ def merge_adapter(adapter: Path) -> Path:
 
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype="float32"), str(adapter))
     tokenizer_dir = adapter if (adapter / "tokenizer_config.json").exists() else Path(base)
-    return _save_atomically(model.merge_and_unload(), AutoTokenizer.from_pretrained(str(tokenizer_dir)), out)
+    merged = _save_atomically(model.merge_and_unload(), AutoTokenizer.from_pretrained(str(tokenizer_dir)), out)
+    _copy_settings(adapter, merged)
+    return merged
+
+
+def _copy_settings(adapter: Path, merged: Path) -> None:
+    """The adapter's genprm.json (its protocol and verifier settings) beside the merged weights too, so the merged
+    directory, loaded by path (vLLM, a served model's tokenizer), verifies the way the adapter does."""
+    settings = adapter / "genprm.json"
+    if settings.is_file() and (not (merged / settings.name).is_file()
+                               or (merged / settings.name).read_bytes() != settings.read_bytes()):
+        shutil.copyfile(settings, merged / settings.name)
 
 
 def convert_gguf(gguf: Path, out: Path) -> Path:

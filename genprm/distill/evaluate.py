@@ -36,7 +36,6 @@ from genprm.errors import ConfigError, InputError
 from genprm.eval.metrics import auroc, predict_first_error, processbench
 from genprm.eval.scored import load_results
 from genprm.eval.table import markdown_table
-from genprm.registry import DEFAULT_PROTOCOL
 from genprm.types import Solution, VerificationResult
 
 
@@ -84,20 +83,22 @@ def calibrate_threshold(results: Sequence[VerificationResult]) -> float:
 
 
 def with_code_evidence(results: Sequence[VerificationResult], sandbox: Any) -> list[VerificationResult]:
-    """The learned verdicts combined with the code's evidence: a step whose arithmetic the symbolic teacher's SymPy
-    check refutes (run in `sandbox`) scores 0; every other step keeps the model's score. The reward is re-aggregated
-    with min."""
+    """The learned verdicts combined with the code's evidence, as `--arithmetic-check` combines them at verification
+    time (genprm.flows.arithmetic_check): a step whose arithmetic the SymPy check refutes (run in `sandbox`) scores
+    0; every other step keeps the model's score. The reward is re-aggregated with min."""
     import dataclasses
 
-    from genprm.distill.teachers import SymbolicTeacher
-    from genprm.protocol import Protocol
+    from genprm.arithmetic import judge, plan_check
 
-    teacher = SymbolicTeacher(Protocol.load(DEFAULT_PROTOCOL), sandbox)
-    checks = teacher.critique_many([r.solution for r in results])
+    plans = [[plan_check(r.solution.problem, r.solution.steps, k) for k in range(len(r.solution.steps))]
+             for r in results]
+    codes = [p.code for steps in plans for p in steps if p.code]
+    runs = iter(sandbox.run_many(codes) if codes else [])
     out = []
-    for r, critiques in zip(results, checks, strict=True):
-        steps = tuple(dataclasses.replace(v, score=v.score if c.verdict else 0.0, verdict=v.verdict and c.verdict)
-                      for v, c in zip(r.steps, critiques, strict=True))
+    for r, steps_plans in zip(results, plans, strict=True):
+        refuted = [p.code != "" and not judge(p, (run := next(runs)).stdout, run.status).ok for p in steps_plans]
+        steps = tuple(dataclasses.replace(v, score=0.0, verdict=False) if bad else v
+                      for v, bad in zip(r.steps, refuted, strict=True))
         out.append(dataclasses.replace(r, steps=steps, reward=min((v.score for v in steps), default=r.reward),
                                        aggregation="min"))
     return out
@@ -154,6 +155,10 @@ def evaluate_models(models: dict[str, str | None], sets: dict[str, list[Solution
     `code_evidence`, each model is also scored combined with the code's evidence (tag `<model>+code`). `dtype` and
     `threads` are the transformers backend's (auto: bf16 only where native; every usable core)."""
     out_dir = Path(out_dir)
+    # Unset fields get genprm's defaults, not each model's genprm.json: every model's learned verdict is scored
+    # alone, at threshold 0.5 (and at its dev-tuned one), with no arithmetic check; `code_evidence` adds the check as
+    # a variant. The protocol stays each model's own unless `config.prompt` names one.
+    config = config.with_defaults()
     table: dict[str, Any] = {}
     with contextlib.ExitStack() as outer:
         sandbox = None

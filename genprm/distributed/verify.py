@@ -10,7 +10,7 @@ from genprm.distributed.config import RayConfig
 from genprm.distributed.jobs import VerifyJob
 from genprm.distributed.pool import ReplicaPool
 from genprm.types import Solution, VerificationResult
-from genprm.verifier import with_model_protocol
+from genprm.verifier import with_model_settings
 
 
 class RayVerifier:
@@ -27,7 +27,7 @@ class RayVerifier:
                  ray_config: RayConfig | None = None, log: Callable[[str], None] | None = None,
                  **backend_options: Any) -> None:
         # The protocol is chosen (and a bad --prompt fails) here, before any replica starts.
-        self.config = with_model_protocol(config or VerifierConfig(), model)
+        self.config = with_model_settings(config or VerifierConfig(), model)
         self.pool = ReplicaPool(VerifyJob(model, backend, self.config, backend_options), ray_config or RayConfig(),
                                 log)
 

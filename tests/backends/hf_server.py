@@ -21,6 +21,7 @@ from completions_http import CompletionsHandler
 
 from genprm.backends.base import GenerateRequest
 from genprm.backends.hf import HFBackend
+from genprm.backends.weights import BASE_MODEL
 
 
 class CompletionServer(ThreadingHTTPServer):
@@ -67,7 +68,7 @@ class CompletionServer(ThreadingHTTPServer):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="0 = any free port")
-    parser.add_argument("--model", default=None, help="default: genprm's default model")
+    parser.add_argument("--model", default=BASE_MODEL, help="default: the base model (a plain language model)")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--max-logprobs", type=int, default=20)
     parser.add_argument("--no-logprobs", action="store_true")

@@ -9,7 +9,7 @@ import pytest
 from genprm import Solution, Verifier, VerifierConfig
 from genprm.backends.base import GenerateRequest, ScoreRequest, load_backend
 from genprm.backends.openai import OpenAIBackend
-from genprm.backends.weights import DEFAULT_MODEL
+from genprm.backends.weights import BASE_MODEL
 from genprm.errors import ConfigError, GenPRMError
 from genprm.scoring import verdict_score
 
@@ -39,7 +39,7 @@ def test_chat_uses_the_model_template(backend, hf_backend):
 
 def test_chatml_fallback_without_a_tokenizer(server_url):
     b = OpenAIBackend(base_url=server_url)  # the served name is not a directory: no tokenizer
-    assert b.tokenizer is None and b.name == DEFAULT_MODEL  # the server's only model
+    assert b.tokenizer is None and b.name == BASE_MODEL  # the server's only model
     assert b.chat([{"role": "user", "content": "Hi"}]) == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
     b.close()
 
@@ -99,7 +99,7 @@ def test_the_verifier_gives_the_same_scores_through_the_server(server_url, hf_ba
                  Solution("What is 10 - 4 / 2?", ("10 - 4 = 6", "6 / 2 = 3"), id="b")]
     config = VerifierConfig(mode="direct")
     local = Verifier(hf_backend, config).verify_many(solutions)
-    with Verifier.from_pretrained(resolve_model(None), backend="openai", config=config,
+    with Verifier.from_pretrained(resolve_model(BASE_MODEL), backend="openai", config=config,
                                   base_url=server_url) as served_verifier:
         served = served_verifier.verify_many(solutions)
     for theirs, ours in zip(served, local, strict=True):
@@ -130,13 +130,13 @@ def test_a_served_model_is_a_distill_teacher_and_policy(server_url, tmp_path):
                      steps=("Ana has 48+24 = 82 clips.", "The answer is 82."), id="wrong", label=0, answer="72")
     labelled = tmp_path / "labelled.jsonl"
     write_jsonl(labelled, [wrong.to_dict()])
-    summary = synth_file(labelled, tmp_path / "synth.jsonl", teacher=DEFAULT_MODEL, max_tokens=48, batch_size=4,
+    summary = synth_file(labelled, tmp_path / "synth.jsonl", teacher=BASE_MODEL, max_tokens=48, batch_size=4,
                          backend="openai", base_url=server_url, log=lambda _: None)
     assert summary["written"] == 1
     (record,) = read_jsonl(tmp_path / "synth.jsonl")
     assert record["teacher"].startswith("backend:") and len(record["critiques"]) >= 1
     assert all(c["segments"] for c in record["critiques"])
-    mc = mc_file(labelled, tmp_path / "mc.jsonl", policy=DEFAULT_MODEL, k_samples=1, max_new_tokens=24,
+    mc = mc_file(labelled, tmp_path / "mc.jsonl", policy=BASE_MODEL, k_samples=1, max_new_tokens=24,
                  backend="openai", base_url=server_url, log=lambda _: None)
     assert mc["labelled"] == 1
     (labelled_mc,) = read_jsonl(tmp_path / "mc.jsonl")

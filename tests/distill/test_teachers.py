@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 from distill_samples import RIGHT, WRONG
 
-from genprm.distill.teachers import SymbolicTeacher, find_claims, split_segments
+from genprm.arithmetic import find_claims
+from genprm.distill.teachers import SymbolicTeacher, split_segments
 from genprm.types import CodeRun
 
 
@@ -75,7 +76,8 @@ def test_backend_teacher_writes_through_the_real_verification_loop(hf_backend, p
     from genprm.distill.teachers import BackendTeacher
     from genprm.verifier import Verifier
 
-    verifier = Verifier(hf_backend, VerifierConfig(mode="code", max_tokens=24, batch_size=2), sandbox=sandbox)
+    config = VerifierConfig(prompt="stepcheck", mode="code", max_tokens=24, batch_size=2, arithmetic_check=False)
+    verifier = Verifier(hf_backend, config, sandbox=sandbox)
     [critiques] = BackendTeacher(verifier).critique_many([RIGHT])
     assert len(critiques) == len(RIGHT.steps)
     for c in critiques:

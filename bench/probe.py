@@ -126,10 +126,9 @@ def main() -> None:
         scores = [0.0] * len(y_real)
         for f in range(5):
             inside = [i for i, g in enumerate(fold) if g != f]
+            held_out = [i for i, g in enumerate(fold) if g == f]
             probe = fit_probe(x_real[inside], [y_real[i] for i in inside])
-            for i, s in zip([i for i, g in enumerate(fold) if g == f], predict(probe, x_real[[i for i, g in
-                                                                                              enumerate(fold) if
-                                                                                              g == f]]), strict=True):
+            for i, s in zip(held_out, predict(probe, x_real[held_out]), strict=True):
                 scores[i] = s
         in_domain = auroc(scores, y_real)
         # A score that knows only the step's index, earlier = more suspect: the first errors of these solutions

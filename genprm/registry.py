@@ -85,13 +85,10 @@ def choose_protocol(model: str | None) -> tuple[str, str | None]:
     """
     from genprm.backends.weights import BASE_MODEL, DEFAULT_MODEL
 
-    if model is None or model == DEFAULT_MODEL:
-        return _declared(Path(str(resources.files("genprm.models") / DEFAULT_MODEL))) or DEFAULT_PROTOCOL, None
-    if model == BASE_MODEL:
+    if declared := _model_config(model).get("protocol"):
+        return str(declared), None
+    if model is None or model in (DEFAULT_MODEL, BASE_MODEL):
         return DEFAULT_PROTOCOL, None
-    path = Path(model).expanduser()
-    if path.is_dir() and (declared := _declared(path)):
-        return declared, None
     if entry := known(model):
         return entry.protocol, None
     return DEFAULT_PROTOCOL, (f"no protocol known for {model}: using {DEFAULT_PROTOCOL} (pass --prompt, or put "
@@ -101,23 +98,15 @@ def choose_protocol(model: str | None) -> tuple[str, str | None]:
 def model_settings(model: str | None) -> dict[str, object]:
     """The verifier settings a model's genprm.json declares besides its protocol (e.g. {"mode": "direct",
     "threshold": 0.62, "arithmetic_check": true}); {} for a model without one."""
-    from genprm.backends.weights import DEFAULT_MODEL
-
-    if model is None or model == DEFAULT_MODEL:
-        directory = Path(str(resources.files("genprm.models") / DEFAULT_MODEL))
-    else:
-        directory = Path(model).expanduser()
-    declared = _read(directory)
+    declared = _model_config(model)
     return {k: declared[k] for k in SETTINGS if k in declared}
 
 
-def _read(directory: Path) -> dict[str, object]:
+def _model_config(model: str | None) -> dict[str, object]:
+    """The genprm.json of the shipped default adapter (None or its name) or of a local model directory; else {}."""
+    from genprm.backends.weights import DEFAULT_MODEL
+
+    is_default = model is None or model == DEFAULT_MODEL
+    directory = Path(str(resources.files("genprm.models") / DEFAULT_MODEL)) if is_default else Path(model).expanduser()
     config = directory / MODEL_CONFIG
-    if not config.is_file():
-        return {}
-    return dict(json.loads(config.read_text(encoding="utf-8")))
-
-
-def _declared(directory: Path) -> str | None:
-    protocol = _read(directory).get("protocol")
-    return str(protocol) if protocol else None
+    return dict(json.loads(config.read_text(encoding="utf-8"))) if config.is_file() else {}

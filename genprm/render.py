@@ -81,15 +81,13 @@ def _verbose_table(result: VerificationResult) -> Table:
 def evidence(step: StepVerdict) -> Text:
     """One line: the step's code output ("out: 12 True"; the status where it did not run cleanly), then the
     critique's conclusion (its last sentence before the verdict question)."""
-    out = Text()
+    parts = []
     for run in step.code_runs:
         printed = _one_line(run.stdout if run.status == "ok" else f"{run.status}: {run.stderr or run.stdout}")
-        out.append(f"out: {printed or '(none)'}; ", style="cyan" if run.status == "ok" else "yellow")
-    out.append(conclusion(step.critique))
-    out.rstrip()
-    if out.plain.endswith(";"):  # code output and no critique (a direct verdict beside the arithmetic check)
-        out.right_crop(1)
-    return out
+        parts.append(Text(f"out: {printed or '(none)'}", style="cyan" if run.status == "ok" else "yellow"))
+    if said := conclusion(step.critique):
+        parts.append(Text(said))
+    return Text("; ").join(parts)
 
 
 def conclusion(critique: str) -> str:

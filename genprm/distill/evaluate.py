@@ -36,6 +36,7 @@ from genprm.errors import ConfigError, InputError
 from genprm.eval.metrics import auroc, predict_first_error, processbench
 from genprm.eval.scored import load_results
 from genprm.eval.table import markdown_table
+from genprm.flows.base import StepTrace
 from genprm.types import Solution, VerificationResult
 
 
@@ -89,16 +90,18 @@ def with_code_evidence(results: Sequence[VerificationResult], sandbox: Any) -> l
     import dataclasses
 
     from genprm.arithmetic import judge, plan_check
+    from genprm.flows import arithmetic_check
 
     plans = [[plan_check(r.solution.problem, r.solution.steps, k) for k in range(len(r.solution.steps))]
              for r in results]
     codes = [p.code for steps in plans for p in steps if p.code]
-    runs = iter(sandbox.run_many(codes) if codes else [])
+    runs = iter(sandbox.run_many(codes) if codes else [])  # every check of every solution in one batch
     out = []
     for r, steps_plans in zip(results, plans, strict=True):
-        refuted = [p.code != "" and not judge(p, (run := next(runs)).stdout, run.status).ok for p in steps_plans]
-        steps = tuple(dataclasses.replace(v, score=0.0, verdict=False) if bad else v
-                      for v, bad in zip(r.steps, refuted, strict=True))
+        stands = [not p.code or judge(p, (run := next(runs)).stdout, run.status).ok for p in steps_plans]
+        scores = arithmetic_check.combine(r.step_scores, [StepTrace(critique="", score=float(ok)) for ok in stands])
+        steps = tuple(dataclasses.replace(v, score=score, verdict=v.verdict and ok)
+                      for v, score, ok in zip(r.steps, scores, stands, strict=True))
         out.append(dataclasses.replace(r, steps=steps, reward=min((v.score for v in steps), default=r.reward),
                                        aggregation="min"))
     return out

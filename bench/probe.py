@@ -36,12 +36,12 @@ from genprm.distill.dialogue import render_with_spans  # noqa: E402
 from genprm.distill.real import RealCritiques  # noqa: E402
 from genprm.distill.teachers import Critique  # noqa: E402
 from genprm.eval.metrics import auroc  # noqa: E402
-from genprm.protocol import Protocol  # noqa: E402
+from genprm.protocols import VerificationProtocol, load  # noqa: E402
 
 Dialogue = tuple[str, list[str], list[Critique]]
 
 
-def features(model: object, tokenizer: object, protocol: Protocol, dialogues: list[Dialogue],
+def features(model: object, tokenizer: object, protocol: VerificationProtocol, dialogues: list[Dialogue],
              bf16: bool) -> tuple[torch.Tensor, list[bool], list[int]]:
     """Last-layer hidden states at every trained verdict position, their labels (True = right) and step indices."""
     xs, ys, ks = [], [], []
@@ -102,7 +102,7 @@ def main() -> None:
 
     threads = use_threads(args.threads)
     compute = autocast_bf16("auto", "cpu")  # fp32 weights; bf16 matmuls only where the CPU runs them natively
-    protocol = Protocol.load("verdict")
+    protocol = load("verdict")
     records = [json.loads(line) for line in Path(args.train).read_text().splitlines() if line.strip()]
     records = random.Random(args.seed).sample(records, min(args.train_n, len(records)))
     train = [(r["problem"], r["steps"], [Critique.from_dict(c) for c in r["critiques"]]) for r in records]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from genprm import Solution, Verifier, VerifierConfig, read_solutions
+from genprm.backends.base import BackendConfig
 
 # -- defaults -----------------------------------------------------------------------------------------------------
 # ../shared from the repo (../../shared from a worktree); 4 solutions per GSM8K test problem
@@ -92,7 +93,7 @@ def main() -> None:
         cpus = args.threads if replicas == 1 else CLUSTER_CPUS / replicas
         ray_config = RayConfig(replicas=replicas, cpus_per_replica=cpus, rows_per_task=args.rows_per_task)
         start = time.perf_counter()
-        runners[f"ray x{replicas}"] = RayVerifier(None, "hf", config, ray_config, dtype=DTYPE)
+        runners[f"ray x{replicas}"] = RayVerifier(BackendConfig(dtype=DTYPE), config, ray_config)
         setup[f"ray x{replicas}"] = time.perf_counter() - start
     totals = {name: [0, 0.0] for name in runners}
     size = -(-len(solutions) // args.rounds)

@@ -1,27 +1,27 @@
 """What the verifier should do: one dataclass, one field per `genprm verify` flag (same names, dashes for
-underscores). Who does it (model, backend) is chosen separately, in `Verifier.from_pretrained`."""
+underscores). Who does it (model, backend) is chosen separately (`genprm.backends.BackendConfig`). Fields left None
+are the model's: `genprm.registry.resolve` fills them, once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 
 from genprm.errors import ConfigError
 from genprm.scoring import AGGREGATIONS
 
 MODES = ("direct", "critique", "code")
-# What a field left None means when the model's genprm.json does not say (the protocol: genprm.registry).
-FALLBACKS: dict[str, object] = {"mode": "code", "threshold": 0.5, "arithmetic_check": False}
 
 
 @dataclass(frozen=True)
 class VerifierConfig:
-    prompt: str | None = field(default=None, metadata={"help": "Protocol: genprm, thinkprm, processbench-critic (the "
-                                                                "published formats), stepcheck, stepcheck-onepass "
-                                                                "(genprm's own) or a path to a .jinja template. "
-                                                                "Default: the model's (see `genprm models`)."})
+    protocol: str | None = field(default=None, metadata={
+        "help": "How the verifier is asked and read (`genprm protocols`): genprm, thinkprm, processbench-critic (the "
+                "published formats), stepcheck, stepcheck-onepass, verdict (genprm's own) or a path to a .jinja "
+                "template. Default: the model's (see `genprm models`).", "aliases": ("--prompt",)})
     mode: str | None = field(default=None, metadata={"help": "direct: verdict only, one forward pass per step; "
                                                               "critique: chain-of-thought first; code: critique plus "
-                                                              "sandboxed code. Default: the model's, else code."})
+                                                              "sandboxed code. Default: the model's, else code.",
+                                                              "choices": MODES})
     samples: int = field(default=1, metadata={"help": "Samples per solution (parallel scaling): critiques per step, "
                                                      "chains (thinkprm) or answers (processbench-critic); scores are "
                                                      "averaged, critic answers vote."})
@@ -34,13 +34,14 @@ class VerifierConfig:
     max_code_blocks: int = field(default=3, metadata={"help": "Most code blocks run per step."})
     code_timeout: float = field(default=5.0, metadata={"help": "Seconds one code block may run in the sandbox."})
     agg: str = field(default="min", metadata={"help": "How step scores become the solution's reward: "
-                                                     "min, last, prod or mean."})
+                                                     "min, last, prod or mean.",
+                                                     "choices": AGGREGATIONS})
     threshold: float | None = field(default=None, metadata={"help": "A step scoring below this is an error; the "
                                                                     "first one is `first_error`. Default: the "
                                                                     "model's (tuned on a dev split), else 0.5."})
     arithmetic_check: bool | None = field(default=None, metadata={
         "help": "Also recompute each step's stated calculations (a op b = c) with SymPy in the sandbox; a refuted "
-                "step scores 0 whatever the model says. Default: the model's, else off."})
+                "step scores 0 whatever the model says. Default: the model's, else off.", "switch": True})
     batch_size: int = field(default=8, metadata={"help": "Critiques generated together (across solutions)."})
     seed: int = field(default=0, metadata={"help": "Seed of sampled critiques."})
     thinking_rounds: int = field(default=1, metadata={"help": "thinkprm: thinking rounds per chain; each extra one "
@@ -63,10 +64,10 @@ class VerifierConfig:
         if self.code_timeout <= 0:
             raise ConfigError("code_timeout", "> 0", self.code_timeout)
 
-    def with_defaults(self, model_settings: dict[str, object] | None = None) -> VerifierConfig:
-        """Every field left None filled: from the model's settings (its genprm.json), else genprm's defaults."""
-        settings = {**FALLBACKS, **(model_settings or {})}
-        return replace(self, **{k: v for k, v in settings.items() if getattr(self, k) is None})
+    @property
+    def resolved(self) -> bool:
+        """Whether every model-dependent field is set (see `genprm.registry.resolve`)."""
+        return None not in (self.protocol, self.mode, self.threshold, self.arithmetic_check)
 
     @classmethod
     def field_names(cls) -> list[str]:

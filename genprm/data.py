@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -245,3 +246,29 @@ def _is_json(line: str) -> bool:
     except json.JSONDecodeError:
         return False
     return True
+
+
+def as_solution(value: Solution | Mapping[str, Any], row: int | None = None) -> Solution:
+    """What the Python API accepts as one solution: a `Solution`, or a dict with `problem` and `steps` (a list of
+    strings; `id`, `label` and the other `Solution` fields are optional). Anything else is an `InputError` naming
+    the problem, as the CLI would print it. A solution given without an id keeps the empty id (seeds derive from
+    it, so the API and `genprm verify` of a file agree only where the file gives ids)."""
+    if isinstance(value, Solution):
+        try:
+            _solution(value.problem, list(value.steps) if isinstance(value.steps, tuple | list) else value.steps)
+        except InputError as e:
+            raise InputError(e.message, row=row) from None
+        return value
+    if not isinstance(value, Mapping):
+        raise InputError(f"a solution is a Solution or a dict with 'problem' and 'steps', got {type(value).__name__}",
+                         row=row)
+    known = {f.name for f in fields(Solution)}
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise InputError(f"unknown solution field(s) {', '.join(map(repr, unknown))}; expected {sorted(known)}",
+                         row=row)
+    try:
+        _solution(value.get("problem"), value.get("steps"), label=value.get("label"))
+    except InputError as e:
+        raise InputError(e.message, row=row) from None
+    return Solution.from_dict({**value, "id": value.get("id", "")})

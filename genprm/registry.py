@@ -1,22 +1,26 @@
-"""Known verifiers and the protocol each was trained on, so `--model X` runs X in its own format.
+"""Known verifiers, and `resolve`: the one place a model's settings become a final `VerifierConfig`.
 
-A model's protocol comes from, in order: `--prompt`; a `genprm.json` ({"protocol": ...}) beside a local model or
+A model's protocol comes from, in order: `--protocol`; a `genprm.json` ({"protocol": ...}) beside a local model or
 adapter (the shipped default adapter has one); this registry (by hub id, or a local directory with the same name);
 else the default protocol, with a one-line note. `genprm models` prints the registry. The choice reads no weights.
 A genprm.json may also set the mode, threshold and arithmetic check the model was trained and tuned for; flags win.
+Everything downstream (the verifier, Ray replicas, the server, search) takes the resolved config as given.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import sys
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 
+from genprm.config import VerifierConfig
+
 DEFAULT_PROTOCOL = "stepcheck"
 MODEL_CONFIG = "genprm.json"
-# VerifierConfig fields a genprm.json may set besides the protocol.
-SETTINGS = ("mode", "threshold", "arithmetic_check")
+# What a VerifierConfig field left None means when neither the flags nor the model's genprm.json say.
+FALLBACKS: dict[str, object] = {"mode": "code", "threshold": 0.5, "arithmetic_check": False}
 
 
 @dataclass(frozen=True)
@@ -78,28 +82,42 @@ def known(model: str) -> KnownVerifier | None:
     return None
 
 
-def choose_protocol(model: str | None) -> tuple[str, str | None]:
+def resolve(model: str | None, config: VerifierConfig | None = None) -> VerifierConfig:
+    """The final config for `model` (as `--model` names it; None = the shipped default verifier): every field left
+    None filled from the model's genprm.json, this registry, then genprm's fallbacks. The protocol is loaded (and
+    so checked) here, before any weights, so a bad --protocol fails first. A resolved config comes back as it is."""
+    from genprm.protocols import load
+
+    config = config or VerifierConfig()
+    if config.resolved:
+        return config
+    declared = _model_config(model)
+    if config.protocol is None:
+        name, note = choose_protocol(model, declared)
+        if note:
+            print(f"genprm: {note}", file=sys.stderr, flush=True)
+        config = replace(config, protocol=name)
+    load(str(config.protocol))
+    settings = {**FALLBACKS, **{k: declared[k] for k in FALLBACKS if k in declared}}
+    return replace(config, **{k: v for k, v in settings.items() if getattr(config, k) is None})
+
+
+def choose_protocol(model: str | None, declared: dict[str, object] | None = None) -> tuple[str, str | None]:
     """(protocol, note) for `model` as `--model` names it (None = the shipped default verifier).
 
     The note, one line, says when the model is unknown and the default protocol is used.
     """
     from genprm.backends.weights import BASE_MODEL, DEFAULT_MODEL
 
-    if declared := _model_config(model).get("protocol"):
-        return str(declared), None
+    declared = _model_config(model) if declared is None else declared
+    if "protocol" in declared:
+        return str(declared["protocol"]), None
     if model is None or model in (DEFAULT_MODEL, BASE_MODEL):
         return DEFAULT_PROTOCOL, None
     if entry := known(model):
         return entry.protocol, None
-    return DEFAULT_PROTOCOL, (f"no protocol known for {model}: using {DEFAULT_PROTOCOL} (pass --prompt, or put "
+    return DEFAULT_PROTOCOL, (f"no protocol known for {model}: using {DEFAULT_PROTOCOL} (pass --protocol, or put "
                               f'{MODEL_CONFIG} {{"protocol": ...}} beside the model)')
-
-
-def model_settings(model: str | None) -> dict[str, object]:
-    """The verifier settings a model's genprm.json declares besides its protocol (e.g. {"mode": "direct",
-    "threshold": 0.62, "arithmetic_check": true}); {} for a model without one."""
-    declared = _model_config(model)
-    return {k: declared[k] for k in SETTINGS if k in declared}
 
 
 def _model_config(model: str | None) -> dict[str, object]:

@@ -1,9 +1,9 @@
 """The verification loop: problem + steps -> prompt -> backend (+ sandbox) -> verdict scores -> aggregation.
 
 Each verification chain (one solution, one sample) is a Python generator that reads top to bottom like the
-protocol itself and *yields* what it needs: a generation, a verdict score, or a code run. The protocol's flow
-(`genprm/flows/`: stepcheck, genprm, thinkprm, critic) writes the chain and combines the samples' scores; the
-driver here runs any flow without knowing which. A small driver keeps
+protocol itself and *yields* what it needs: a generation, a verdict score, or a code run. The protocol's module
+(`genprm/protocols/`) writes the chain and combines the samples' scores; the driver here runs any protocol without
+knowing which. A small driver keeps
 up to `batch_size` chains alive, collects their pending requests, sends all generations of a round to the
 backend in one batch, runs all code of a round in the sandbox concurrently, and resumes each chain with its
 answer. So one solution or ten thousand go through the same code, and batching across solutions is free.
@@ -11,79 +11,74 @@ answer. So one solution or ten thousand go through the same code, and batching a
 
 from __future__ import annotations
 
-import sys
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from genprm.backends.base import Backend, GenerateRequest, ScoreRequest, load_backend
+from genprm.backends.base import Backend, BackendConfig, GenerateRequest, ScoreRequest, load_backend
 from genprm.config import VerifierConfig
-from genprm.flows import arithmetic_check
-from genprm.flows.base import MAX_OUTPUT_IN_PROMPT, Chain, ChainInput, RunCode, StepTrace, output_for_prompt
-from genprm.protocol import Protocol
-from genprm.registry import choose_protocol, model_settings
+from genprm.data import as_solution
+from genprm.protocols import claim_check, load
+from genprm.protocols.chain import Chain, ChainInput, RunCode, StepTrace
+from genprm.registry import resolve
 from genprm.scoring import aggregate, first_error
 from genprm.types import CodeRun, Solution, StepVerdict, VerificationResult
 
-__all__ = ["MAX_OUTPUT_IN_PROMPT", "RunCode", "StepTrace", "Verifier", "output_for_prompt"]
+__all__ = ["Verifier"]
 
 class Verifier:
     """A generative process reward model: verifies solutions step by step.
 
     Args:
         backend: any `Backend` (see `genprm.backends`).
-        config: what to do; see `VerifierConfig`.
+        config: what to do; see `VerifierConfig`. Fields left None are the model's (`genprm.registry.resolve`,
+            from the backend's model name); a resolved config is taken as given.
         sandbox: a `sandbox.Sandbox` to run model code in; started on first use when None.
 
     Example:
         >>> v = Verifier.from_pretrained()                      # the default model, offline
         >>> r = v.verify("What is 2 + 3 * 4?", ["3 * 4 = 12", "2 + 12 = 14"])
-        >>> r.step_scores, r.first_error
+        >>> r.step_scores, r.first_error                        # first_error: 0-based index, -1 = none
     """
 
     def __init__(self, backend: Backend, config: VerifierConfig | None = None, sandbox: Any = None) -> None:
         self.backend = backend
-        config = config or VerifierConfig()
-        name = getattr(backend, "name", None)
-        if config.prompt is None:  # the protocol the model was trained on (see genprm.registry)
-            config = replace(config, prompt=choose_protocol(name)[0])
-        self.config = config.with_defaults(model_settings(name))
-        self.protocol = Protocol.load(config.prompt)
+        self.config = resolve(getattr(backend, "name", None), config)
+        self.protocol = load(str(self.config.protocol))
         self._sandbox = sandbox
         self._owns_sandbox = sandbox is None
 
     @classmethod
-    def from_pretrained(cls, model: str | None = None, backend: str = "hf", config: VerifierConfig | None = None,
-                        **backend_options: Any) -> Verifier:
-        """Load `model` (None = the default model) on `backend` ("hf") and build a verifier.
-
-        With `config.prompt` None, the protocol is the model's (see `genprm.registry.choose_protocol`), chosen and
-        loaded before the model: a bad --prompt fails first, and the choice needs no weights.
-        """
-        config = with_model_settings(config or VerifierConfig(), model)
+    def from_pretrained(cls, model: str | None = None, backend: str | BackendConfig = "hf",
+                        config: VerifierConfig | None = None, **backend_options: Any) -> Verifier:
+        """Load `model` (None = the default model) on `backend` ("hf", or a `BackendConfig` that names the model
+        too) and build a verifier. The config is resolved before the model loads: a bad --protocol fails first,
+        and the choice needs no weights."""
+        if isinstance(backend, BackendConfig):
+            model, backend_options = backend.model, {**backend.options(), **backend_options}
+            backend = backend.backend
+        config = resolve(model, config)
         backend_options.setdefault("max_batch", config.batch_size)
         return cls(load_backend(backend, model, **backend_options), config)
 
     # -- public API ------------------------------------------------------------------------------------------
 
-    def verify(self, problem: str | Solution, steps: Sequence[str] | None = None) -> VerificationResult:
-        """Verify one solution: `verify(problem, steps)` or `verify(Solution(...))`."""
-        if isinstance(problem, Solution):
-            solution = problem
-        else:
-            if steps is None:
-                raise TypeError("verify(problem, steps) needs the steps")
-            solution = Solution(problem=problem, steps=tuple(steps))
+    def verify(self, problem: str | Solution | Mapping[str, Any], steps: Sequence[str] | None = None
+               ) -> VerificationResult:
+        """Verify one solution: `verify(problem, steps)`, `verify(Solution(...))` or `verify({"problem": ...,
+        "steps": [...]})`. Bad input raises `genprm.errors.InputError` (one line, as the CLI prints it)."""
+        solution = as_solution(problem if steps is None else {"problem": problem, "steps": steps})
         return self.verify_many([solution])[0]
 
-    def verify_many(self, solutions: Iterable[Solution]) -> list[VerificationResult]:
-        """Verify solutions in batches; results in input order."""
-        solutions = list(solutions)
-        results = dict(self.iter_verify(solutions, with_index=True))  # type: ignore[call-overload]
-        return [results[i] for i in range(len(solutions))]
+    def verify_many(self, solutions: Iterable[Solution | Mapping[str, Any]]) -> list[VerificationResult]:
+        """Verify solutions (each a `Solution` or a dict with problem and steps) in batches; results in input
+        order. Every input is checked before any model work starts."""
+        checked = [as_solution(s, row=i + 1) for i, s in enumerate(solutions)]
+        results = dict(self.iter_verify(checked, with_index=True))  # type: ignore[call-overload]
+        return [results[i] for i in range(len(checked))]
 
     def iter_verify(self, solutions: Iterable[Solution | None], with_index: bool = False,
                     cancelled: Callable[[int], bool] | None = None) -> Iterator[Any]:
@@ -166,8 +161,8 @@ class Verifier:
     # -- one chain -------------------------------------------------------------------------------------------
 
     def _chains(self, solution: Solution) -> list[Chain]:
-        """The chains of one solution: each sample as the protocol's flow (genprm/flows/) talks to the model, then,
-        with `arithmetic_check`, the check of its calculations (genprm/flows/arithmetic_check.py)."""
+        """The chains of one solution: each sample as the protocol's module (genprm/protocols/) talks to the model,
+        then, with `arithmetic_check`, the check of its calculations (genprm/protocols/claim_check.py)."""
         cfg = self.config
 
         def given(seed: int) -> ChainInput:
@@ -176,7 +171,7 @@ class Verifier:
         chains = [self.protocol.implementation.chain(given(zlib.crc32(f"{cfg.seed}:{solution.id}:{k}".encode())))
                   for k in range(cfg.samples)]
         if cfg.arithmetic_check:
-            chains.append(arithmetic_check.chain(given(0)))
+            chains.append(claim_check.chain(given(0)))
         return chains
 
     # -- the driver's round ----------------------------------------------------------------------------------
@@ -219,7 +214,7 @@ class Verifier:
         combined = self.protocol.implementation.combine(samples)  # mean, or a vote (see the flow)
         checks = slot.traces[cfg.samples] if cfg.arithmetic_check else None
         if checks is not None:
-            combined = arithmetic_check.combine(combined, checks)
+            combined = claim_check.combine(combined, checks)
         verdicts = []
         for k, text in enumerate(slot.solution.steps):
             per_sample = [traces[k] for traces in samples]
@@ -239,19 +234,6 @@ class Verifier:
                                   wall_s=time.perf_counter() - slot.started,
                                   score_source=getattr(self.backend, "score_source", "logprobs"),
                                   dtype=getattr(self.backend, "dtype", ""))
-
-
-def with_model_settings(config: VerifierConfig, model: str | None) -> VerifierConfig:
-    """`config` with every field left None filled from the model (see `genprm.registry`): its protocol, and the
-    mode, threshold and arithmetic check its genprm.json declares. The protocol is loaded here, so a bad --prompt
-    fails before any model loads."""
-    if config.prompt is None:
-        name, note = choose_protocol(model)
-        if note:
-            print(f"genprm: {note}", file=sys.stderr, flush=True)
-        config = replace(config, prompt=name)
-    Protocol.load(config.prompt)
-    return config.with_defaults(model_settings(model))
 
 
 @dataclass

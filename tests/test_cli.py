@@ -38,8 +38,8 @@ def test_bad_single_row(tmp_path, row, needle):
 @pytest.mark.parametrize(
     ("args", "needle"),
     [(["--mode", "fast"], "fast"), (["--agg", "max"], "max"), (["--threshold", "2"], "threshold must be in [0, 1]"),
-     (["--prompt", "nope"], "prompt must be one of"), (["--shard", "3/2"], "shard"),
-     (["--samples", "0"], "samples must be >= 1"), (["--dtype", "bf16"], "dtype must be one of auto, bfloat16")],
+     (["--protocol", "nope"], "protocol must be one of"), (["--shard", "3/2"], "shard"),
+     (["--samples", "0"], "samples must be >= 1"), (["--dtype", "bf16"], "bf16")],
 )
 def test_bad_options(tmp_path, args, needle):
     p = tmp_path / "ok.json"

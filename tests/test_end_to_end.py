@@ -45,7 +45,7 @@ def test_python_api_direct_mode(hf_backend):
 
 @pytest.mark.slow
 def test_onepass_protocol_on_the_real_model(hf_backend):
-    v = Verifier(hf_backend, VerifierConfig(prompt="stepcheck-onepass", mode="critique", max_tokens=48))
+    v = Verifier(hf_backend, VerifierConfig(protocol="stepcheck-onepass", mode="critique", max_tokens=48))
     r = v.verify("What is 2 + 3 * 4?", ["3 * 4 = 12", "2 + 12 = 14"])
     assert len(r.steps) == 2 and all(0.0 < s < 1.0 for s in r.step_scores)
     assert all("\\boxed{" in step.critique for step in r.steps)

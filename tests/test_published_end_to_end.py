@@ -23,7 +23,7 @@ def base_model():
 
 
 def test_genprm_code_mode_runs_its_stages_and_the_sandbox(base_model):
-    with Verifier(base_model, VerifierConfig(prompt="genprm", max_tokens=16)) as v:
+    with Verifier(base_model, VerifierConfig(protocol="genprm", max_tokens=16)) as v:
         r = v.verify(SOLUTION)
     assert r.protocol == "genprm" and len(r.steps) == 2 and all(0.0 <= s <= 1.0 for s in r.step_scores)
     for step in r.steps:
@@ -32,20 +32,20 @@ def test_genprm_code_mode_runs_its_stages_and_the_sandbox(base_model):
 
 
 def test_genprm_direct(base_model):
-    with Verifier(base_model, VerifierConfig(prompt="genprm", mode="direct", max_tokens=12)) as v:
+    with Verifier(base_model, VerifierConfig(protocol="genprm", mode="direct", max_tokens=12)) as v:
         r = v.verify(SOLUTION)
     assert all(step.critique.startswith("<output>\n**Judgement**: $\\boxed") for step in r.steps)
 
 
 def test_thinkprm_with_a_second_thinking_round(base_model):
-    with Verifier(base_model, VerifierConfig(prompt="thinkprm", max_tokens=16, thinking_rounds=2)) as v:
+    with Verifier(base_model, VerifierConfig(protocol="thinkprm", max_tokens=16, thinking_rounds=2)) as v:
         r = v.verify(SOLUTION)
     assert r.protocol == "thinkprm" and all(0.0 < s < 1.0 for s in r.step_scores)
     assert "Let me double check" in "".join(step.critique for step in r.steps)
 
 
 def test_processbench_critic_votes(base_model):
-    with Verifier(base_model, VerifierConfig(prompt="processbench-critic", max_tokens=16, samples=2)) as v:
+    with Verifier(base_model, VerifierConfig(protocol="processbench-critic", max_tokens=16, samples=2)) as v:
         r = v.verify(SOLUTION)
     assert r.protocol == "processbench-critic" and len(r.steps[0].sample_scores) == 2
     assert all(s in (0.0, 0.5, 1.0) for s in r.step_scores)

@@ -97,7 +97,7 @@ def test_onepass_protocol_reads_one_verdict_per_step_from_one_critique(sandbox):
                      " Right. Step 1: The step is \\boxed{", " Wrong. Step 2: The step is \\boxed{"],
         logprobs=[(-0.1, -3.0), (-3.0, -0.1)],
     )
-    r = verifier(backend, sandbox, prompt="stepcheck-onepass").verify(SOLUTION)
+    r = verifier(backend, sandbox, protocol="stepcheck-onepass").verify(SOLUTION)
     assert r.first_error == 1 and r.steps[0].code_runs[0].stdout.strip() == "42"
     scores = [c for c in backend.calls if isinstance(c, ScoreRequest)]
     assert scores[0].candidates == ("correct", "incorrect")
@@ -138,13 +138,44 @@ def test_arithmetic_check_leaves_steps_without_a_calculation_to_the_model(sandbo
 def test_a_models_genprm_json_sets_its_mode_threshold_and_check_and_flags_win(tmp_path, sandbox):
     import json
 
-    from genprm.verifier import with_model_settings
+    from genprm.registry import resolve
 
     (tmp_path / "genprm.json").write_text(json.dumps({"protocol": "verdict", "mode": "direct", "threshold": 0.8,
                                                       "arithmetic_check": True}))
-    config = with_model_settings(VerifierConfig(), str(tmp_path))
-    assert (config.prompt, config.mode, config.threshold, config.arithmetic_check) == ("verdict", "direct", 0.8, True)
-    flags = with_model_settings(VerifierConfig(mode="code", threshold=0.5, arithmetic_check=False), str(tmp_path))
+    config = resolve(str(tmp_path), VerifierConfig())
+    assert (config.protocol, config.mode, config.threshold, config.arithmetic_check) == ("verdict", "direct", 0.8, True)
+    flags = resolve(str(tmp_path), VerifierConfig(mode="code", threshold=0.5, arithmetic_check=False))
     assert (flags.mode, flags.threshold, flags.arithmetic_check) == ("code", 0.5, False)
     bare = Verifier(ScriptedBackend(), VerifierConfig(), sandbox=sandbox).config  # no genprm.json: genprm's defaults
     assert (bare.mode, bare.threshold, bare.arithmetic_check) == ("code", 0.5, False)
+
+
+@pytest.mark.parametrize(("bad", "needle"), [
+    ({"problem": "p", "steps": []}, "no steps"),
+    ({"problem": "p", "steps": "1 + 1 = 2"}, "'steps' must be a list of strings"),
+    ({"steps": ["a"]}, "no problem"),
+    ({"problem": "p", "steps": ["a"], "stpes": 1}, "unknown solution field(s) 'stpes'"),
+    ("What is 2 + 2?", "a solution is a Solution or a dict"),
+])
+def test_the_api_rejects_what_a_user_might_pass_with_one_line(bad, needle, sandbox):
+    from genprm.errors import InputError
+
+    v = Verifier(ScriptedBackend(), VerifierConfig(mode="direct"), sandbox=sandbox)
+    with pytest.raises(InputError) as e:
+        v.verify_many([{"problem": "q", "steps": ["fine"]}, bad])
+    assert needle in str(e.value) and "row 2" in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(InputError):
+        v.verify("p", [])
+    with pytest.raises(InputError):
+        v.verify("p", "1 + 1 = 2")  # a string is not a list of steps (it would be nine one-character steps)
+
+
+def test_the_api_takes_dicts_and_solutions_alike(sandbox):
+    import math
+
+    script = [(math.log(0.9), math.log(0.1)), (math.log(0.2), math.log(0.8))] * 2
+    v = Verifier(ScriptedBackend(logprobs=script), VerifierConfig(mode="direct", batch_size=1), sandbox=sandbox)
+    from_dict, from_solution = v.verify_many([{"problem": "p", "steps": ["a", "b"]},
+                                              Solution(problem="p", steps=("a", "b"))])
+    assert from_dict.step_scores == from_solution.step_scores
+    assert from_dict.first_error == 1  # 0-based: the second step

@@ -10,8 +10,59 @@ on its own, so the verifier can always send the whole dialogue without paying to
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
+
+from genprm.errors import ConfigError
+
+BACKENDS = ("hf", "vllm", "openai")
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """Who does the work: a model on a backend. One field per flag (`--model`, `--backend`, ...); commands that
+    drive two models (search: the policy and the verifier) give the second one's flags a prefix."""
+
+    model: str | None = field(default=None, metadata={
+        "help": "Model or adapter directory, .gguf file or hub id (default: genprm-smollm2-135m-lora, the distilled "
+                "verifier, offline; SmolLM2-135M-Instruct is its base)."})
+    backend: str = field(default="hf", metadata={
+        "help": "hf (transformers), vllm (offline vLLM) or openai (an OpenAI-compatible server; key from "
+                "$OPENAI_API_KEY).", "choices": BACKENDS})
+    dtype: str = field(default="auto", metadata={
+        "help": "Weight dtype for the hf and vllm backends: auto (bfloat16 where the device runs it natively, else "
+                "float32), bfloat16, float16, float32.", "choices": DTYPES})
+    base_url: str | None = field(default=None, metadata={
+        "help": "openai backend: the server, e.g. http://127.0.0.1:8000/v1 (default: $OPENAI_BASE_URL)."})
+    tokenizer: str | None = field(default=None, metadata={
+        "help": "openai backend: a local tokenizer whose chat template renders prompts (default: the model if it is "
+                "a directory, else ChatML)."})
+    tensor_parallel_size: int = field(default=1, metadata={"help": "vllm backend: GPUs to shard the model over."})
+    gpu_memory_utilization: float = field(default=0.9, metadata={
+        "help": "vllm backend: fraction of GPU memory vLLM may use."})
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError("backend", f"one of {', '.join(BACKENDS)}", self.backend)
+        if self.dtype not in DTYPES:
+            raise ConfigError("dtype", f"one of {', '.join(DTYPES)}", self.dtype)
+        if self.tensor_parallel_size < 1:
+            raise ConfigError("tensor_parallel_size", ">= 1", self.tensor_parallel_size)
+        if not 0.0 < self.gpu_memory_utilization <= 1.0:
+            raise ConfigError("gpu_memory_utilization", "in (0, 1]", self.gpu_memory_utilization)
+
+    def options(self) -> dict[str, object]:
+        """The settings that concern the chosen backend, as its keyword arguments."""
+        if self.backend == "openai":
+            return {"base_url": self.base_url, "tokenizer": self.tokenizer}
+        if self.backend == "vllm":
+            return {"dtype": self.dtype, "tensor_parallel_size": self.tensor_parallel_size,
+                    "gpu_memory_utilization": self.gpu_memory_utilization}
+        return {"dtype": self.dtype}
+
+    def load(self, **extra: object) -> Backend:
+        return load_backend(self.backend, self.model, **{**self.options(), **extra})
 
 
 @dataclass(frozen=True)
@@ -63,7 +114,7 @@ class Backend(Protocol):
 
 def load_backend(name: str, model: str | None = None, **options: object) -> Backend:
     """Build a backend by name. Heavy imports happen here, not at `import genprm`."""
-    if name in ("hf", "transformers"):
+    if name in ("hf", "transformers"):  # "transformers": an alias older scripts use
         from genprm.backends.hf import HFBackend
 
         return HFBackend(model, **options)  # type: ignore[arg-type]

@@ -96,7 +96,9 @@ def merge_adapter(adapter: Path) -> Path:
         base = str(default_model_dir())
     else:
         base = resolve_model(base_spec)  # a hub id or a .gguf file
-    print(f"genprm: merging adapter {adapter} into {base} -> {out} (first use only)", file=sys.stderr)
+    print(f"genprm: merging adapter {adapter} into {base} -> {out} (first use only; a full copy of the model, "
+          "~0.5 GB for the default one: `genprm cache` lists what the cache holds, `genprm cache --clear` frees it)",
+          file=sys.stderr)
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -145,3 +147,17 @@ def _save_atomically(model: object, tokenizer: object, out: Path) -> Path:
     except OSError:  # another process finished first: use its copy
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def cache_entries() -> list[tuple[Path, int]]:
+    """(directory, bytes) of each model the cache holds: converted GGUF files and merged adapters."""
+    models = cache_dir() / "models"
+    if not models.is_dir():
+        return []
+    return [(d, sum(f.stat().st_size for f in d.rglob("*") if f.is_file())) for d in sorted(models.iterdir())
+            if d.is_dir()]
+
+
+def clear_cache() -> None:
+    """Delete every cached model; the next run converts or merges again."""
+    shutil.rmtree(cache_dir() / "models", ignore_errors=True)

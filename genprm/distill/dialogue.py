@@ -1,9 +1,9 @@
 """Training text: a critiqued solution rendered exactly as the verifier renders it at inference, plus the character
 ranges the student is trained on.
 
-The verifier (`Verifier._per_step_chain`) builds the per-step dialogue as: the protocol's preamble, then per step
-the protocol's `step_turn` (user) and an assistant turn holding the critique followed by the verdict word, and
-renders it with the model's chat template. Built here with the same protocol calls and the same chat template, the
+The verifier (the stepcheck protocol's per-step chain) builds the per-step dialogue as: the protocol's preamble,
+then per step the protocol's `step_turn` (user) and an assistant turn holding the critique followed by the verdict word,
+and renders it with the model's chat template. Built here with the same protocol calls and the same chat template, the
 training text of step k's assistant turn is, character for character, the prompt the verifier sends for step k
 followed by what it generates (tests/distill/test_dialogue.py checks this against the verifier itself).
 """
@@ -14,30 +14,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from genprm.distill.teachers import Critique
-from genprm.protocol import Message, Protocol
+from genprm.protocols import Message, VerificationProtocol
 
 
-def verdict_word(protocol: Protocol, ok: bool) -> str:
-    """What follows the verdict prefix in the transcript (the verifier's `_verdict_word` for a scored step)."""
-    return (protocol.positive if ok else protocol.negative) + protocol.verdict_suffix
-
-
-def dialogue(protocol: Protocol, problem: str, steps: Sequence[str],
+def dialogue(protocol: VerificationProtocol, problem: str, steps: Sequence[str],
              critiques: Sequence[Critique]) -> tuple[list[Message], list[list[tuple[str, bool]]]]:
     """Messages of the dialogue up to the last critiqued step, and each assistant turn's (text, trained) pieces."""
-    if protocol.kind != "per_step":
-        raise ValueError(f"training renders per-step protocols; {protocol.name!r} is {protocol.kind}")
-    messages = protocol.preamble()
-    turns = []
-    for k, critique in enumerate(critiques):
-        messages += protocol.step_turn(problem, list(steps), k)
-        pieces = [*critique.segments, (verdict_word(protocol, critique.verdict), critique.train_verdict)]
-        messages.append({"role": "assistant", "content": "".join(t for t, _ in pieces)})
-        turns.append(pieces)
-    return messages, turns
+    turns = [[*c.segments, (protocol.verdict_word(c.verdict), c.train_verdict)] for c in critiques]
+    return protocol.training_dialogue(problem, steps, turns), turns
 
 
-def render_with_spans(tokenizer: Any, protocol: Protocol, problem: str, steps: Sequence[str],
+def render_with_spans(tokenizer: Any, protocol: VerificationProtocol, problem: str, steps: Sequence[str],
                       critiques: Sequence[Critique]) -> tuple[str, list[tuple[int, int]]]:
     """The chat-template text of the dialogue and the [start, end) character ranges that carry loss: the critiques'
     own words, code and verdicts. The prompt (preamble, few-shot answers, step turns), the chat markup and the
@@ -46,7 +33,8 @@ def render_with_spans(tokenizer: Any, protocol: Protocol, problem: str, steps: S
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
     spans: list[tuple[int, int]] = []
     # The preamble's few-shot turns come first; the critiqued turns are found after them, in order.
-    cursor = len(tokenizer.apply_chat_template(protocol.preamble(), tokenize=False, add_generation_prompt=False))
+    cursor = len(tokenizer.apply_chat_template(protocol.training_preamble(), tokenize=False,
+                                               add_generation_prompt=False))
     for pieces in turns:
         content = "".join(t for t, _ in pieces)
         at = text.find(content, cursor)

@@ -36,7 +36,7 @@ from genprm.errors import ConfigError, InputError
 from genprm.eval.metrics import auroc, predict_first_error, processbench
 from genprm.eval.scored import load_results
 from genprm.eval.table import markdown_table
-from genprm.flows.base import StepTrace
+from genprm.protocols.chain import StepTrace
 from genprm.types import Solution, VerificationResult
 
 
@@ -85,12 +85,12 @@ def calibrate_threshold(results: Sequence[VerificationResult]) -> float:
 
 def with_code_evidence(results: Sequence[VerificationResult], sandbox: Any) -> list[VerificationResult]:
     """The learned verdicts combined with the code's evidence, as `--arithmetic-check` combines them at verification
-    time (genprm.flows.arithmetic_check): a step whose arithmetic the SymPy check refutes (run in `sandbox`) scores
+    time (genprm.protocols.claim_check): a step whose arithmetic the SymPy check refutes (run in `sandbox`) scores
     0; every other step keeps the model's score. The reward is re-aggregated with min."""
     import dataclasses
 
     from genprm.arithmetic import judge, plan_check
-    from genprm.flows import arithmetic_check
+    from genprm.protocols import claim_check as arithmetic_check
 
     plans = [[plan_check(r.solution.problem, r.solution.steps, k) for k in range(len(r.solution.steps))]
              for r in results]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from genprm.distill.teachers import Critique
-from genprm.protocol import Protocol
+from genprm.protocols import VerificationProtocol
 
 RULES = ("well_formed", "complete", "agrees", "code_ran", "length", "consensus", "balance")
 
@@ -33,7 +33,7 @@ class FilterConfig:
     seed: int = 0
 
 
-def first_failed_rule(record: dict[str, Any], protocol: Protocol, cfg: FilterConfig) -> str | None:
+def first_failed_rule(record: dict[str, Any], protocol: VerificationProtocol, cfg: FilterConfig) -> str | None:
     critiques = [Critique.from_dict(c) for c in record["critiques"]]
     label, predicted = record.get("label"), record["predicted"]
     end = predicted if predicted >= 0 else len(record["steps"]) - 1
@@ -55,7 +55,7 @@ def first_failed_rule(record: dict[str, Any], protocol: Protocol, cfg: FilterCon
     return None
 
 
-def filter_records(records: Sequence[dict[str, Any]], protocol: Protocol,
+def filter_records(records: Sequence[dict[str, Any]], protocol: VerificationProtocol,
                    cfg: FilterConfig | None = None) -> tuple[list[dict[str, Any]], Counter[str]]:
     """Kept records (critiques cut after the first error) and how many records each rule removed."""
     cfg = cfg or FilterConfig()

@@ -39,7 +39,7 @@ import jinja2
 
 from genprm.distill.teachers import Critique, SymbolicTeacher
 from genprm.errors import ConfigError, InputError
-from genprm.protocol import Protocol
+from genprm.protocols import VerificationProtocol
 from genprm.types import Solution
 
 SOURCES = ("prm800k", "mrben", "mathcritique", "labelled")
@@ -281,7 +281,7 @@ class RealCritiques:
     Calculating steps keep the symbolic teacher's SymPy check (run in `sandbox`); the verdict and the sentence after
     the check come from the gold label and its explanation."""
 
-    def __init__(self, protocol: Protocol, sandbox: Any | None = None, seed: int = 0) -> None:
+    def __init__(self, protocol: VerificationProtocol, sandbox: Any | None = None, seed: int = 0) -> None:
         self.protocol = protocol
         self.symbolic = SymbolicTeacher(protocol, sandbox, check_quantities=False) if sandbox is not None else None
         self.seed = seed

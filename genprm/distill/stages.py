@@ -106,10 +106,10 @@ def synth_file(path: str | Path, out: str | Path, teacher: str = "symbolic", pro
     from genprm.config import VerifierConfig
     from genprm.distill.synth import synthesize
     from genprm.distill.teachers import BackendTeacher, SymbolicTeacher
-    from genprm.protocol import Protocol
+    from genprm.protocols import load
     from sandbox import Sandbox
 
-    protocol = Protocol.load(prompt)
+    protocol = load(prompt)
     solutions = load_labelled(path)[:limit]
     with Sandbox(workers=2, timeout=code_timeout) as sandbox:
         model = None
@@ -137,10 +137,10 @@ def filter_file(path: str | Path, out: str | Path, prompt: str = "stepcheck", ma
                 max_dialogue_chars: int = 6000, balance: bool = True, seed: int = 0,
                 log: Log = print) -> dict[str, Any]:
     from genprm.distill.filter import FilterConfig, filter_records
-    from genprm.protocol import Protocol
+    from genprm.protocols import load
 
     records = list(read_jsonl(path))
-    kept, removed = filter_records(records, Protocol.load(prompt),
+    kept, removed = filter_records(records, load(prompt),
                                    FilterConfig(max_critique_chars, max_dialogue_chars, balance, seed))
     write_jsonl(out, kept)
     for rule, n in removed.items():
@@ -156,12 +156,12 @@ def real_file(log: Log = print, **options: Any) -> dict[str, Any]:
     """Training records from real labelled solutions (see `genprm.distill.real`), in synth's shape for `filter`."""
     from genprm.distill.real import RealConfig, RealCritiques, mix, records
     from genprm.distill.train_config import TrainConfig
-    from genprm.protocol import Protocol
+    from genprm.protocols import load
     from sandbox import Sandbox
 
     cfg = RealConfig(**options)
     started = time.perf_counter()
-    protocol = Protocol.load(cfg.prompt or TrainConfig.__dataclass_fields__["prompt"].default)
+    protocol = load(cfg.prompt or TrainConfig.__dataclass_fields__["prompt"].default)
     chosen = mix(cfg)
     needs_code = any(getattr(cfg, f"{s}_objective") != "direct" for s in chosen)
     out: list[dict[str, Any]] = []

@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from genprm.arithmetic import CheckPlan, Judgement, judge, plan_check, shown_output
-from genprm.protocol import Protocol
+from genprm.protocols import VerificationProtocol
+from genprm.protocols.chain import output_for_prompt
 from genprm.types import CodeRun, Solution
-from genprm.verifier import Verifier, output_for_prompt
+from genprm.verifier import Verifier
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Critique:
                    forced=bool(d.get("forced", False)), train_verdict=d.get("train_verdict") is not False)
 
 
-def split_segments(protocol: Protocol, critique: str, runs: Sequence[CodeRun]) -> list[tuple[str, bool]]:
+def split_segments(protocol: VerificationProtocol, critique: str, runs: Sequence[CodeRun]) -> list[tuple[str, bool]]:
     """Cut a critique from the verification loop into trained text and (untrained) sandbox output blocks.
 
     The loop inserts exactly `protocol.code_output(...)` after each run, so each block is found by its own text.
@@ -81,7 +82,7 @@ class SymbolicTeacher:
 
     name = "symbolic"
 
-    def __init__(self, protocol: Protocol, sandbox: Any, check_quantities: bool = True) -> None:
+    def __init__(self, protocol: VerificationProtocol, sandbox: Any, check_quantities: bool = True) -> None:
         self.protocol = protocol
         self.sandbox = sandbox
         self.check_quantities = check_quantities

@@ -33,12 +33,12 @@ from genprm.backends.device import autocast_bf16, use_threads
 from genprm.distill.dialogue import render_with_spans, tokenize_with_labels
 from genprm.distill.teachers import Critique
 from genprm.distill.train_config import TrainConfig
-from genprm.protocol import Protocol
+from genprm.protocols import VerificationProtocol, load
 
 
 @functools.cache
-def _protocol(name: str) -> Protocol:
-    return Protocol.load(name)
+def _protocol(name: str) -> VerificationProtocol:
+    return load(name)
 
 
 def build_examples(cfg: TrainConfig, tokenizer: Any) -> tuple[Any, Any, dict[str, int]]:

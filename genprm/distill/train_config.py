@@ -14,7 +14,8 @@ AUTOCAST = ("auto", "on", "off")
 class TrainConfig:
     """Supervised fine-tuning of a verifier on filtered critiques. Defaults fit SmolLM2-135M on a 2-core CPU."""
 
-    data: str = field(default="", metadata={"help": "Filtered critiques (JSONL from `genprm distill filter`)."})
+    data: str = field(default="", metadata={"help": "Filtered critiques (JSONL from `genprm distill filter`).",
+                                            "argument": True})
     output_dir: str = field(default="runs/distill/model", metadata={"help": "Where the model or adapter, the "
                                                                             "checkpoints and the logs go."})
     model: str | None = field(default=None, metadata={"help": "Model to fine-tune (default: SmolLM2-135M-Instruct)."})

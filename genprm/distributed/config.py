@@ -10,7 +10,10 @@ from genprm.errors import ConfigError
 
 @dataclass(frozen=True)
 class RayConfig:
-    address: str | None = field(default=None, metadata={
+    enabled: bool = field(default=False, metadata={"help": "Run on a Ray cluster: replicas of the model each take "
+                                                           "rows (needs the ray extra).", "flag": "ray",
+                                                   "flag_only": True})
+    address: str | None = field(default=None, metadata={"flag": "ray-address",
         "help": "Ray cluster to join: 'auto' (the one `ray start` runs on this node) or head-ip:6379 "
                 "(default: $RAY_ADDRESS, else a local cluster of this machine's cores)."})
     replicas: int = field(default=1, metadata={"help": "Replicas: actors that each load the model (and a sandbox "

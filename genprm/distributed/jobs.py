@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from genprm.backends.base import BackendConfig
 from genprm.config import VerifierConfig
 from genprm.registry import DEFAULT_PROTOCOL
 from genprm.types import Solution
@@ -20,15 +21,14 @@ from genprm.types import Solution
 class VerifyJob:
     """`genprm verify`: one `Verifier` per replica (its backend, model and sandbox pool)."""
 
-    model: str | None
-    backend: str
-    config: VerifierConfig
+    backend: BackendConfig
+    config: VerifierConfig  # resolved by the caller: replicas read no genprm.json
     backend_options: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> Any:
         from genprm.verifier import Verifier
 
-        return Verifier.from_pretrained(self.model, backend=self.backend, config=self.config, **self.backend_options)
+        return Verifier.from_pretrained(backend=self.backend, config=self.config, **self.backend_options)
 
     def run(self, verifier: Any, solutions: Sequence[Solution]) -> Iterator[tuple[str, Any]]:
         for result in verifier.iter_verify(solutions):
@@ -54,13 +54,13 @@ class SynthJob:
         """(teacher, its sandbox, its model backend or None)."""
         from genprm.backends.base import load_backend
         from genprm.distill.teachers import BackendTeacher, SymbolicTeacher
-        from genprm.protocol import Protocol
+        from genprm.protocols import load
         from genprm.verifier import Verifier
         from sandbox import Sandbox
 
         sandbox = Sandbox(workers=2, timeout=self.code_timeout)
         if self.teacher == "symbolic":
-            return SymbolicTeacher(Protocol.load(self.prompt), sandbox), sandbox, None
+            return SymbolicTeacher(load(self.prompt), sandbox), sandbox, None
         options: dict[str, Any] = {"max_batch": self.batch_size}
         if self.backend == "openai":
             options["base_url"] = self.base_url

@@ -14,7 +14,7 @@ from genprm.distill.stages import load_labelled
 from genprm.distributed.config import RayConfig
 from genprm.distributed.jobs import SynthJob
 from genprm.distributed.pool import ReplicaPool
-from genprm.protocol import Protocol
+from genprm.protocols import load
 
 PROGRESS_EVERY_S = 10.0
 
@@ -22,7 +22,7 @@ PROGRESS_EVERY_S = 10.0
 def synth_on_ray(path: str | Path, out: str | Path, job: SynthJob, ray_config: RayConfig, limit: int | None = None,
                  log: Callable[[str], None] = print) -> dict[str, Any]:
     """Critique every solution of `path` not yet in `out` with `job`'s teacher, on `ray_config.replicas` replicas."""
-    Protocol.load(job.prompt)
+    load(job.prompt)
     solutions = load_labelled(path)[:limit]
     skip = done_ids(Path(out))
     todo = [s for s in solutions if s.id not in skip]

@@ -5,31 +5,32 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from genprm.backends.base import BackendConfig
 from genprm.config import VerifierConfig
 from genprm.distributed.config import RayConfig
 from genprm.distributed.jobs import VerifyJob
 from genprm.distributed.pool import ReplicaPool
+from genprm.registry import resolve
 from genprm.types import Solution, VerificationResult
-from genprm.verifier import with_model_settings
 
 
 class RayVerifier:
-    """`Verifier.from_pretrained(model, backend, config, **backend_options)` on each of `ray_config.replicas` actors.
+    """`Verifier.from_pretrained(backend, config, **backend_options)` on each of `ray_config.replicas` actors.
 
     Example:
-        >>> v = RayVerifier(None, "hf", VerifierConfig(mode="direct"), RayConfig(replicas=2))
+        >>> v = RayVerifier(BackendConfig(), VerifierConfig(mode="direct"), RayConfig(replicas=2))
         >>> for result in v.iter_verify(solutions):  # completion order, each id once
         ...     writer.write(result)
         >>> v.close()
     """
 
-    def __init__(self, model: str | None = None, backend: str = "hf", config: VerifierConfig | None = None,
+    def __init__(self, backend: BackendConfig | None = None, config: VerifierConfig | None = None,
                  ray_config: RayConfig | None = None, log: Callable[[str], None] | None = None,
                  **backend_options: Any) -> None:
-        # The protocol is chosen (and a bad --prompt fails) here, before any replica starts.
-        self.config = with_model_settings(config or VerifierConfig(), model)
-        self.pool = ReplicaPool(VerifyJob(model, backend, self.config, backend_options), ray_config or RayConfig(),
-                                log)
+        backend = backend or BackendConfig()
+        # Resolved once, here: a bad --protocol fails before any replica starts, and replicas take it as given.
+        self.config = resolve(backend.model, config)
+        self.pool = ReplicaPool(VerifyJob(backend, self.config, backend_options), ray_config or RayConfig(), log)
 
     def iter_verify(self, solutions: Iterable[Solution]) -> Iterator[VerificationResult]:
         """Yield each result as soon as a replica finishes it (completion order). Ids must be unique."""

@@ -49,8 +49,8 @@ def beam_search(problems: Sequence[Problem], policy: Policy, scorer: StepScorer,
             break
         # 1) One policy call for all proposals of all problems.
         requests = [GenerateRequest(policy.solve_prompt(problems[i].problem, beam.steps), config.step_tokens,
-                                    (policy.delimiter,), config.temperature,
-                                    _seed(config.seed, problems[i].id, depth, b, j))
+                                    (policy.delimiter,), config.policy_temperature,
+                                    _seed(config.policy_seed, problems[i].id, depth, b, j))
                     for i, b, beam in live for j in range(config.expand)]
         outs = policy.generate(requests)
         # 2) Proposals -> children, per problem, in (beam, proposal) order; equal prefixes count once.
@@ -78,7 +78,7 @@ def beam_search(problems: Sequence[Problem], policy: Policy, scorer: StepScorer,
         for i, problem in enumerate(problems):
             new = [c for c in children[i] if c.result is None]
             for c, result in zip(new, scorer.verify(problem, [c.steps for c in new]) if new else [], strict=True):
-                c.result, c.score = result, aggregate(result.step_scores, config.agg)
+                c.result, c.score = result, aggregate(result.step_scores, scorer.verifier.config.agg)
             survivors = sorted(children[i], key=lambda c: c.score, reverse=True)[:config.beam_width]
             done[i] += [c for c in survivors if c.finished]
             open_beams[i] = [c for c in survivors if not c.finished]

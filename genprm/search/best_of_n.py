@@ -19,8 +19,8 @@ from genprm.search.scorer import StepScorer
 
 
 def best_of_n(problems: Sequence[Problem], policy: Policy, scorer: StepScorer, config: SearchConfig) -> list[Searched]:
-    requests = [GenerateRequest(policy.solve_prompt(p.problem), config.max_tokens, (), config.temperature,
-                                sample_seed(config.seed, p.id, s))
+    requests = [GenerateRequest(policy.solve_prompt(p.problem), config.policy_max_tokens, (), config.policy_temperature,
+                                sample_seed(config.policy_seed, p.id, s))
                 for p in problems for s in range(config.n)]
     outs = policy.generate(requests)
     searched = []
@@ -46,7 +46,7 @@ def verify_solutions(problem: Problem, outs: Sequence[Generation], policy: Polic
     attempts = []
     for (steps, finished), out in zip(solutions, outs, strict=True):
         result = next(results) if steps else None
-        score = aggregate(result.step_scores, config.agg) if result else float("-inf")
+        score = aggregate(result.step_scores, scorer.verifier.config.agg) if result else float("-inf")
         attempts.append(Attempt(tuple(steps), result, score, finished, out.num_tokens,
                                 round(spent * len(steps) / total_steps), round_index))
     return attempts

@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 
 from genprm.backends.base import Backend, GenerateRequest, Generation
-from genprm.protocol import parse_messages
+from genprm.protocols import parse_messages
 
 
 def _template(name: str) -> Any:

@@ -22,8 +22,8 @@ from genprm.search.scorer import StepScorer
 
 
 def refine(problems: Sequence[Problem], policy: Policy, scorer: StepScorer, config: SearchConfig) -> list[Searched]:
-    first = policy.generate([GenerateRequest(policy.solve_prompt(p.problem), config.max_tokens, (),
-                                             config.temperature, sample_seed(config.seed, p.id, 0))
+    first = policy.generate([GenerateRequest(policy.solve_prompt(p.problem), config.policy_max_tokens, (),
+                                             config.policy_temperature, sample_seed(config.policy_seed, p.id, 0))
                              for p in problems])
     versions: list[list[Attempt]] = [verify_solutions(p, [out], policy, scorer, config)
                                      for p, out in zip(problems, first, strict=True)]
@@ -37,8 +37,8 @@ def refine(problems: Sequence[Problem], policy: Policy, scorer: StepScorer, conf
             latest = versions[i][-1]
             k = latest.result.first_error  # type: ignore[union-attr]
             prompt = policy.refine_prompt(problems[i].problem, latest.steps, k, scorer.critique(latest.result, k))
-            requests.append(GenerateRequest(prompt, config.max_tokens, (), config.temperature,
-                                            sample_seed(config.seed, problems[i].id, r) ^ 0x5EED))
+            requests.append(GenerateRequest(prompt, config.policy_max_tokens, (), config.policy_temperature,
+                                            sample_seed(config.policy_seed, problems[i].id, r) ^ 0x5EED))
         for i, out in zip(todo, policy.generate(requests), strict=True):
             kept = versions[i][-1].steps[:versions[i][-1].result.first_error]  # type: ignore[union-attr]
             versions[i] += verify_solutions(problems[i], [out], policy, scorer, config, r, kept)

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
-from genprm.backends.base import load_backend
+from genprm.backends.base import BackendConfig
 from genprm.backends.weights import BASE_MODEL, DEFAULT_MODEL
 from genprm.batch import ResultWriter
 from genprm.config import VerifierConfig
@@ -96,17 +95,13 @@ def search_file(problems: Sequence[Problem], out: Path, policy: Policy, scorer: 
     return results
 
 
-def load_models(policy_model: str | None = None, policy_backend: str = "hf", verifier_model: str | None = None,
-                verifier_backend: str = "hf", verifier_config: VerifierConfig | None = None,
-                policy_options: dict[str, Any] | None = None, verifier_options: dict[str, Any] | None = None,
-                delimiter: str = "\n\n") -> tuple[Policy, StepScorer]:
+def load_models(policy: BackendConfig | None = None, verifier: BackendConfig | None = None,
+                verifier_config: VerifierConfig | None = None, delimiter: str = "\n\n") -> tuple[Policy, StepScorer]:
     """The policy (default: the base model, SmolLM2-135M-Instruct) and a scorer over the verifier (default: the
     default verifier). The same model on the same backend with the same options is loaded once and shared."""
-    policy_model = policy_model or BASE_MODEL
-    policy_options, verifier_options = dict(policy_options or {}), dict(verifier_options or {})
-    verifier = Verifier.from_pretrained(verifier_model, backend=verifier_backend, config=verifier_config,
-                                        **verifier_options)
-    same = ((policy_model, policy_backend, policy_options)
-            == (verifier_model or DEFAULT_MODEL, verifier_backend, verifier_options))
-    backend = verifier.backend if same else load_backend(policy_backend, policy_model, **policy_options)
-    return Policy(backend, delimiter), StepScorer(verifier)
+    policy = replace(policy or BackendConfig(), model=(policy.model if policy else None) or BASE_MODEL)
+    verifier = verifier or BackendConfig()
+    the_verifier = Verifier.from_pretrained(backend=verifier, config=verifier_config)
+    same = policy == replace(verifier, model=verifier.model or DEFAULT_MODEL)
+    backend = the_verifier.backend if same else policy.load()
+    return Policy(backend, delimiter), StepScorer(the_verifier)

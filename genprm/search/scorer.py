@@ -102,9 +102,7 @@ class StepScorer:
 
     def critique(self, result: VerificationResult, index: int) -> str:
         """What the verifier wrote about step `index`, with the verdict it gave."""
-        step = result.steps[index]
-        p = self.protocol
-        return (step.critique.strip("\n") + (p.positive if step.verdict else p.negative) + p.verdict_suffix).strip()
+        return self.protocol.critique(result, index)
 
     def forget(self, problem_ids: Sequence[str]) -> None:
         """Drop the memos (after a batch of problems is written)."""

@@ -46,7 +46,7 @@ def main() -> None:
     out["tokens_cached"] = backend.tokens_cached - cached
     # The published protocols' flows, tiny budgets (no code: the engine is what is checked here).
     for prompt in ("genprm", "thinkprm", "processbench-critic"):
-        config = VerifierConfig(prompt=prompt, mode="critique", max_tokens=16)
+        config = VerifierConfig(protocol=prompt, mode="critique", max_tokens=16)
         [r] = Verifier(backend, config).verify_many(SOLUTIONS[:1])
         out[prompt] = [r.protocol, r.step_scores]
     backend.close()

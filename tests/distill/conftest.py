@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from genprm.protocol import Protocol
+from genprm.protocols import VerificationProtocol, load
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +30,8 @@ def sandbox():
 
 
 @pytest.fixture(scope="session")
-def protocol() -> Protocol:
-    return Protocol.load("stepcheck")
+def protocol() -> VerificationProtocol:
+    return load("stepcheck")
 
 
 @pytest.fixture(scope="session")

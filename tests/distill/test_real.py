@@ -165,10 +165,10 @@ Check each step.
 def test_direct_verdict_loss_falls_on_a_tiny_run(tmp_path) -> None:
     from genprm.distill.train import train
     from genprm.distill.train_config import TrainConfig
-    from genprm.protocol import Protocol
+    from genprm.protocols import VerificationProtocol, load
 
     (tmp_path / "tiny.jinja").write_text(TINY_PROTOCOL)
-    tiny = Protocol.load(str(tmp_path / "tiny.jinja"))
+    tiny = load(str(tmp_path / "tiny.jinja"))
     wrong = next(s for s in read_prm800k(PRM800K) if s.label >= 0)
     data = tmp_path / "direct.jsonl"
     write_jsonl(data, records([wrong], "direct", RealCritiques(tiny, None)))

@@ -13,6 +13,7 @@ import pytest
 from cli_run import genprm, one_line_error
 from raykit import N_SOLUTIONS, write_solutions
 
+from genprm.backends.base import BackendConfig
 from genprm.config import VerifierConfig
 
 
@@ -35,7 +36,7 @@ def test_killed_replica_is_restarted_and_output_equals_local_run(cluster, refere
     config = VerifierConfig(mode="direct", batch_size=4, threshold=threshold)
     ray_config = RayConfig(replicas=2, rows_per_task=2)
     results, killed = [], False
-    with RayVerifier(None, "hf", config, ray_config, dtype="float32") as verifier:
+    with RayVerifier(BackendConfig(dtype="float32"), config, ray_config) as verifier:
         for result in verifier.iter_verify(solutions):
             results.append(result)
             if not killed:  # mid-run: both replicas hold tasks, most rows are still to come
@@ -124,4 +125,4 @@ def test_bad_model_is_the_users_error_not_a_restart_loop(cluster):
     from genprm.errors import GenPRMError
 
     with pytest.raises(GenPRMError, match="model must be a model directory"):
-        RayVerifier("/no/such/model", "hf", VerifierConfig(mode="direct"), RayConfig(replicas=1))
+        RayVerifier(BackendConfig("/no/such/model"), VerifierConfig(mode="direct"), RayConfig(replicas=1))

@@ -7,7 +7,7 @@ from scripted_backend import ScriptedBackend
 from search_scripted import PROBLEM
 
 from genprm.backends.base import GenerateRequest
-from genprm.protocol import builtin_protocols
+from genprm.protocols import builtin_protocols
 from genprm.search.scorer import MemoBackend
 
 

@@ -14,10 +14,10 @@ from genprm.verifier import Verifier
 
 PROBLEMS = "examples/search_problems.jsonl"
 BUDGETS = {
-    "best-of-n": {"n": 2, "max_tokens": 16},
+    "best-of-n": {"n": 2, "policy_max_tokens": 16},
     "beam": {"beam_width": 1, "expand": 2, "max_steps": 2, "step_tokens": 12},
     # The verifier's threshold is 1.0 below: it rejects every step, so the rewrite round always runs.
-    "refine": {"rounds": 1, "max_tokens": 16},
+    "refine": {"rounds": 1, "policy_max_tokens": 16},
 }
 
 
@@ -44,7 +44,7 @@ def test_each_strategy_end_to_end(hf_backend, strategy):
 @pytest.mark.slow
 def test_cli_searches_resumes_and_plots(tmp_path):
     out = tmp_path / "bon.jsonl"
-    args = ["search", PROBLEMS, "--strategy", "best-of-n", "--n", "2", "--max-tokens", "12", "--mode", "direct",
+    args = ["search", PROBLEMS, "--strategy", "best-of-n", "--n", "2", "--policy-max-tokens", "12", "--mode", "direct",
             "--policy", "genprm-smollm2-135m-lora", "--out", out]  # policy = verifier: one model load
     first = genprm(*args, "--limit", "1")
     assert first.returncode == 0, first.stderr

@@ -8,13 +8,15 @@ whose output is appended before the critique goes on; past the token budget the 
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from genprm.backends.base import GenerateRequest, Generation, ScoreRequest
-from genprm.flows.base import Chain, ChainInput, Request, RunCode, StepTrace, mean_scores, output_for_prompt
+from genprm.errors import ConfigError
+from genprm.protocols.chain import Chain, ChainInput, Request, RunCode, StepTrace, mean_scores, output_for_prompt
+from genprm.protocols.template import Message, VerificationProtocol, parse_messages
 from genprm.scoring import verdict_score
-from genprm.types import CodeRun
+from genprm.types import CodeRun, VerificationResult
 
 VARIABLES = ("kind", "verdict_prefix", "positive", "negative", "verdict_suffix", "code_open", "code_close")
 KINDS = {"per_step": ("preamble", "step_turn", "code_output", "forced_verdict"),
@@ -23,7 +25,9 @@ combine = mean_scores
 
 
 def macros(module: Any) -> tuple[str, ...]:
-    return KINDS.get(getattr(module, "kind", ""), ())
+    if module.kind not in KINDS:
+        raise ConfigError("kind (in the protocol's template)", "'per_step' or 'one_pass'", module.kind)
+    return KINDS[module.kind]
 
 
 def chain(x: ChainInput) -> Chain:
@@ -34,10 +38,10 @@ def chain(x: ChainInput) -> Chain:
 
 def _per_step(x: ChainInput) -> Chain:
     p, steps = x.protocol, x.steps
-    messages = p.preamble()
+    messages = _preamble(p)
     traces = []
     for k in range(len(steps)):
-        messages += p.step_turn(x.solution.problem, steps, k)
+        messages += p.messages("step_turn", x.solution.problem, steps, k)
         trace = yield from _judge_step(x, x.render(messages), k, x.seed + k)
         messages.append({"role": "assistant", "content": trace.critique + _verdict_word(x, trace.score)})
         traces.append(trace)
@@ -46,7 +50,7 @@ def _per_step(x: ChainInput) -> Chain:
 
 def _one_pass(x: ChainInput) -> Chain:
     p, steps = x.protocol, x.steps
-    prompt = x.render(p.preamble() + p.solution_turn(x.solution.problem, steps))
+    prompt = x.render(_preamble(p) + p.messages("solution_turn", x.solution.problem, steps))
     traces = []
     for k in range(len(steps)):
         trace = yield from _judge_step(x, prompt, k, x.seed + k)
@@ -61,7 +65,7 @@ def _judge_step(x: ChainInput, prompt: str, k: int, seed: int) -> Generator[Requ
     temperature = x.temperature()
     text, runs, forced, budget = "", [], False, x.max_tokens()
     if cfg.mode == "direct":
-        text = p.forced_verdict(k).lstrip("\n")
+        text = p.text("forced_verdict", k).lstrip("\n")
     while cfg.mode != "direct":
         code_allowed = cfg.mode == "code" and len(runs) < cfg.max_code_blocks
         stops = (p.verdict_prefix, p.code_open) if code_allowed else (p.verdict_prefix,)
@@ -76,10 +80,10 @@ def _judge_step(x: ChainInput, prompt: str, k: int, seed: int) -> Generator[Requ
             if block.stop == p.code_close:
                 run: CodeRun = yield RunCode(block.text[: -len(p.code_close)].strip("\n"))
                 runs.append(run)
-                text += p.code_output(output_for_prompt(run), run.status)
+                text += p.text("code_output", output_for_prompt(run), run.status)
                 continue
         # Out of tokens, or the turn ended without a verdict: ask the verdict question ourselves.
-        text, forced = text + p.forced_verdict(k), True
+        text, forced = text + p.text("forced_verdict", k), True
         break
     logprobs: dict[str, float] = yield ScoreRequest(prompt + text, (p.positive, p.negative))
     score = verdict_score(logprobs[p.positive], logprobs[p.negative])
@@ -88,5 +92,37 @@ def _judge_step(x: ChainInput, prompt: str, k: int, seed: int) -> Generator[Requ
 
 def _verdict_word(x: ChainInput, score: float) -> str:
     """What the transcript continues with after a scored verdict: the likelier word (and the suffix)."""
-    p = x.protocol
-    return (p.positive if score >= 0.5 else p.negative) + p.verdict_suffix
+    return verdict_word(x.protocol, score >= 0.5)
+
+
+def verdict_word(p: VerificationProtocol, ok: bool) -> str:
+    return (p.positive if ok else p.negative) + p.verdict_suffix
+
+
+def _preamble(p: VerificationProtocol) -> list[Message]:
+    return parse_messages(p.text("preamble"))
+
+
+def critique(p: VerificationProtocol, result: VerificationResult, index: int) -> str:
+    """The critique as the transcript continued it: the critique, then the verdict word it ended on."""
+    step = result.steps[index]
+    return (step.critique.strip("\n") + verdict_word(p, step.verdict)).strip()
+
+
+# -- training text (genprm distill): the same dialogue the per-step chain builds, with the teacher's critiques ----
+
+def training_preamble(p: VerificationProtocol) -> list[Message]:
+    return _preamble(p)
+
+
+def training_dialogue(p: VerificationProtocol, problem: str, steps: Sequence[str],
+                      turns: Sequence[Sequence[tuple[str, bool]]]) -> list[Message]:
+    """`_per_step`'s messages with each step's critique (and verdict word) given: what the verifier sees and
+    writes, turn by turn."""
+    if p.kind != "per_step":
+        raise ConfigError("protocol", "a per-step protocol (kind 'per_step') to render training dialogues", p.name)
+    messages = _preamble(p)
+    for k, pieces in enumerate(turns):
+        messages += p.messages("step_turn", problem, list(steps), k)
+        messages.append({"role": "assistant", "content": "".join(text for text, _ in pieces)})
+    return messages

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from genprm.arithmetic import judge, plan_check
-from genprm.flows.base import Chain, ChainInput, RunCode, StepTrace
+from genprm.protocols.chain import Chain, ChainInput, RunCode, StepTrace
 from genprm.types import CodeRun
 
 

@@ -17,7 +17,7 @@ from genprm.types import CodeRun
 
 if TYPE_CHECKING:
     from genprm.config import VerifierConfig
-    from genprm.protocol import Protocol
+    from genprm.protocols.template import VerificationProtocol
     from genprm.types import Solution
 
 # Code output longer than this is cut before it goes back into the prompt: the model needs the answer, not pages.
@@ -59,7 +59,7 @@ Chain = Generator[Request, Any, list[StepTrace]]
 class ChainInput:
     """What a flow gets to verify one sample of one solution."""
 
-    protocol: Protocol
+    protocol: VerificationProtocol
     solution: Solution
     render: Render
     config: VerifierConfig

@@ -25,9 +25,10 @@ from collections.abc import Generator
 from typing import Any
 
 from genprm.backends.base import GenerateRequest, Generation, ScoreRequest
-from genprm.flows.base import Chain, ChainInput, Request, RunCode, StepTrace, mean_scores, render_open
+from genprm.protocols.chain import Chain, ChainInput, Request, RunCode, StepTrace, mean_scores, render_open
+from genprm.protocols.template import VerificationProtocol
 from genprm.scoring import verdict_score
-from genprm.types import CodeRun
+from genprm.types import CodeRun, VerificationResult
 
 VARIABLES = ("analyze_stop", "analyze_close", "code_stop", "output_stop", "verify_close", "code_pattern",
              "verdict_pattern", "positive", "negative", "max_rounds", "fallback_tokens")
@@ -117,3 +118,8 @@ def _error_line(run: CodeRun) -> str:
 def _estimate_tokens(text: str) -> int:
     """Tokens of text the verifier inserted (openings, code outputs); generated text is counted exactly."""
     return (len(text) + 3) // 4
+
+
+def critique(p: VerificationProtocol, result: VerificationResult, index: int) -> str:
+    """The paragraph's transcript: analysis, verification (code and its output) and the boxed verdict."""
+    return result.steps[index].critique.strip()

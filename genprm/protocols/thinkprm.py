@@ -19,8 +19,10 @@ import re
 from typing import Any
 
 from genprm.backends.base import GenerateRequest, Generation, ScoreRequest
-from genprm.flows.base import Chain, ChainInput, StepTrace, mean_scores
+from genprm.protocols.chain import Chain, ChainInput, StepTrace, mean_scores
+from genprm.protocols.template import VerificationProtocol
 from genprm.scoring import verdict_score
+from genprm.types import VerificationResult
 
 VARIABLES = ("opening", "stops", "step_label_pattern", "predecision", "yes", "no", "decision_temperature",
              "trigger_phrases", "verdict_pattern", "positive", "negative")
@@ -78,3 +80,8 @@ def _segments(text: str, cuts: list[int], n: int) -> list[str]:
     bounds = [0, *cuts[: n - 1], len(text)]
     parts = [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
     return parts + [""] * (n - len(parts))
+
+
+def critique(p: VerificationProtocol, result: VerificationResult, index: int) -> str:
+    """The chain's part about the step, up to its boxed verdict (the last step's part holds the decision)."""
+    return result.steps[index].critique.strip()

@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from genprm.backends.base import GenerateRequest, Generation
-from genprm.flows.base import Chain, ChainInput, StepTrace
+from genprm.protocols.chain import Chain, ChainInput, StepTrace
+from genprm.protocols.template import VerificationProtocol
+from genprm.types import VerificationResult
 
 VARIABLES = ("answer_pattern",)
 
@@ -59,3 +61,9 @@ def _as_index(answer: str | None) -> int | None:
         return int(answer) if answer is not None else None
     except ValueError:
         return None
+
+
+def critique(p: VerificationProtocol, result: VerificationResult, index: int) -> str:
+    """The critic judges the whole solution at once: its answer (kept with the first step) names the earliest wrong
+    paragraph, whichever step is asked about."""
+    return result.steps[0].critique.strip()

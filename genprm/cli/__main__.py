@@ -1,0 +1,5 @@
+import sys
+
+from genprm.cli import main
+
+sys.exit(main())

@@ -32,7 +32,7 @@ def result_view(result: VerificationResult, verbose: bool = False) -> Group:
     header = Panel(Text(result.solution.problem), title=f"[bold]{result.solution.id or 'solution'}[/]",
                    subtitle=subtitle, expand=True)
     table = _verbose_table(result) if verbose else _compact_table(result)
-    first = "none" if result.first_error < 0 else f"step {result.first_error + 1}"
+    first = step_label(result.first_error)
     footer = Text.assemble(("reward ", "bold"), f"{result.reward:.3f} ({result.aggregation})   ",
                            ("first error ", "bold"), f"{first} (threshold {result.threshold})   ",
                            ("time ", "bold"), f"{result.wall_s:.1f}s")
@@ -105,7 +105,7 @@ def batch_view(results: Sequence[VerificationResult]) -> Table:
     for column in ("id", "steps", "first error", "reward", "step scores"):
         table.add_column(column)
     for r in results:
-        table.add_row(r.id, str(len(r.steps)), str(r.first_error), f"{r.reward:.3f}",
+        table.add_row(r.id, str(len(r.steps)), step_label(r.first_error), f"{r.reward:.3f}",
                       " ".join(f"{s:.2f}" for s in r.step_scores))
     return table
 
@@ -132,3 +132,9 @@ def _code_details(step: StepVerdict) -> Panel:
         body.append(f"→ [{run.status}] ", style="bold")
         body.append((run.stdout or run.stderr).rstrip() + "\n")
     return Panel(body, title=f"step {step.index + 1}: code runs")
+
+
+def step_label(first_error: int) -> str:
+    """How people read a step index: `first_error` is 0-based in JSON and the API (-1 = none); tables say
+    "step N", counting from 1 as solutions do."""
+    return "none" if first_error < 0 else f"step {first_error + 1}"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 
-def genprm(*args, cwd=None):
+def genprm(*args, cwd=None, **env):
     return subprocess.run([sys.executable, "-m", "genprm.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
+                          cwd=cwd, env={**os.environ, **env} if env else None)
 
 
 def one_line_error(proc, *needles):

@@ -66,10 +66,15 @@ def test_bad_rows_are_skipped_and_good_rows_verified(tmp_path):
     assert "already in" in again.stderr and len(out.read_text().splitlines()) == 2
 
 
-def test_every_config_field_is_a_verify_flag():
+@pytest.mark.parametrize("command", ["verify", "serve", "search"])
+def test_every_config_field_is_a_flag_with_the_same_name_in_every_command(command):
+    from dataclasses import fields
+
+    from genprm.backends.base import BackendConfig
     from genprm.config import VerifierConfig
 
-    proc = genprm("verify", "--help")
+    proc = genprm(command, "--help", COLUMNS="400")  # wide enough that rich cuts no flag name
     assert proc.returncode == 0
-    for name in VerifierConfig.field_names():
-        assert f"--{name.replace('_', '-')}" in proc.stdout, name
+    for config in (VerifierConfig, BackendConfig):
+        for f in fields(config):
+            assert f"--{f.name.replace('_', '-')}" in proc.stdout, (command, f.name)

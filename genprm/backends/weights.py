@@ -10,9 +10,11 @@ import importlib.metadata
 import json
 import os
 import shutil
+import socket
 import sys
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from genprm.errors import ConfigError
 
@@ -56,7 +58,37 @@ def resolve_model(spec: str | None) -> str:
         return str(path)
     if path.exists() or spec.startswith((".", "/", "~")):
         raise ConfigError("model", "a model directory, a .gguf file or a hub id", spec)
-    return spec  # a hub id: transformers fetches it where a hub is reachable
+    return _hub_model(spec)
+
+
+def _hub_model(repo: str) -> str:
+    """A hub id that can be loaded: in the local Hugging Face cache, or on a hub that answers within seconds.
+    Otherwise one line now, instead of minutes of retries and a traceback from deep inside transformers."""
+    from huggingface_hub import model_info, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+
+    try:
+        return snapshot_download(repo, local_files_only=True)
+    except (LocalEntryNotFoundError, RepositoryNotFoundError, ValueError, OSError):
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0"):
+        raise ConfigError("model", "a local directory, a .gguf file, or a hub id already in the Hugging Face cache "
+                                   "(HF_HUB_OFFLINE is set)", repo)
+    from huggingface_hub import constants
+
+    endpoint = urlsplit(constants.ENDPOINT)
+    try:  # one connection attempt, not the client's retries with back-off
+        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=HUB_TIMEOUT_S).close()
+        model_info(repo, timeout=HUB_TIMEOUT_S)
+    except RepositoryNotFoundError:
+        raise ConfigError("model", "a local directory, a .gguf file or a hub id that exists", repo) from None
+    except Exception as e:  # noqa: BLE001  (the network layer's errors vary with the client's transport)
+        raise ConfigError("model", f"a local directory, a .gguf file, or a hub id in the local cache or on a hub that "
+                                   f"answers ({endpoint.hostname}: {type(e).__name__})", repo) from None
+    return repo  # on the hub: transformers fetches it
+
+
+HUB_TIMEOUT_S = 5.0
 
 
 def default_model_dir() -> Path:

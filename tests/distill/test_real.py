@@ -165,7 +165,7 @@ Check each step.
 def test_direct_verdict_loss_falls_on_a_tiny_run(tmp_path) -> None:
     from genprm.distill.train import train
     from genprm.distill.train_config import TrainConfig
-    from genprm.protocols import VerificationProtocol, load
+    from genprm.protocols import load
 
     (tmp_path / "tiny.jinja").write_text(TINY_PROTOCOL)
     tiny = load(str(tmp_path / "tiny.jinja"))

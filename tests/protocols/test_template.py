@@ -21,7 +21,8 @@ def test_stepcheck_rendering():
     assert "```python" in pre[2]["content"] and "Is the step correct (Yes/No)? Yes" in pre[2]["content"]
     first = p.messages("step_turn", "What is 2+2?", ["2+2=4", "So 4."], 0)
     assert first == [{"role": "user", "content": "Problem: What is 2+2?\n\nStep 1: 2+2=4"}]
-    assert p.messages("step_turn", "What is 2+2?", ["2+2=4", "So 4."], 1) == [{"role": "user", "content": "Step 2: So 4."}]
+    second = p.messages("step_turn", "What is 2+2?", ["2+2=4", "So 4."], 1)
+    assert second == [{"role": "user", "content": "Step 2: So 4."}]
     assert p.text("code_output", "4\n", "ok") == "\n```output\n4\n\n```\n"
     assert p.text("code_output", "", "timeout") == "\n```output\n(timeout, no output)\n```\n"
     assert p.text("forced_verdict", 3) == "\nIs the step correct (Yes/No)?"

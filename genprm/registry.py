@@ -44,7 +44,7 @@ _GENPRM_VERDICT = "P(Yes) vs No after \\boxed{ in <output>, per paragraph"
 _GENPRM_SAMPLING = "T=0.6 top_p=0.95 top_k=20, 2048 tokens/paragraph, 3 code rounds"
 _GENPRM_SOURCE = "GenPRM paper (arXiv:2504.00891), ProcessBench table"
 _THINKPRM_VERDICT = "\\boxed{correct|incorrect} per step; yes/no after 'Is the solution correct?'"
-_THINKPRM_SAMPLING = "T=0.7, 8192 tokens/chain, decision T=1.0"
+_THINKPRM_SAMPLING = "T=0.7, 8172 tokens/chain (8192 less 20 for the decision), decision T=1.0"
 _THINKPRM_SOURCE = "ThinkPRM paper (arXiv:2504.16828), figure 'Verifier performance on ProcessBench'"
 _CRITIC_VERDICT = "earliest wrong paragraph index in \\boxed{} (-1: none); samples vote"
 _CRITIC_SAMPLING = "greedy, 8192 tokens; voting: T=1.0 top_p=0.9, 8 samples"
@@ -98,7 +98,13 @@ def resolve(model: str | None, config: VerifierConfig | None = None) -> Verifier
             print(f"genprm: {note}", file=sys.stderr, flush=True)
         config = replace(config, protocol=name)
     load(str(config.protocol))
-    settings = {**FALLBACKS, **{k: declared[k] for k in FALLBACKS if k in declared}}
+    return with_fallbacks(config, {k: declared[k] for k in FALLBACKS if k in declared})
+
+
+def with_fallbacks(config: VerifierConfig, settings: dict[str, object] | None = None) -> VerifierConfig:
+    """`config` with each model-dependent field still None set from `settings` (a genprm.json's), else genprm's
+    fallbacks; the protocol is left as it is."""
+    settings = {**FALLBACKS, **(settings or {})}
     return replace(config, **{k: v for k, v in settings.items() if getattr(config, k) is None})
 
 

@@ -37,6 +37,7 @@ from genprm.eval.metrics import auroc, predict_first_error, processbench
 from genprm.eval.scored import load_results
 from genprm.eval.table import markdown_table
 from genprm.protocols.chain import StepTrace
+from genprm.registry import with_fallbacks
 from genprm.types import Solution, VerificationResult
 
 
@@ -160,8 +161,8 @@ def evaluate_models(models: dict[str, str | None], sets: dict[str, list[Solution
     out_dir = Path(out_dir)
     # Unset fields get genprm's defaults, not each model's genprm.json: every model's learned verdict is scored
     # alone, at threshold 0.5 (and at its dev-tuned one), with no arithmetic check; `code_evidence` adds the check as
-    # a variant. The protocol stays each model's own unless `config.prompt` names one.
-    config = config.with_defaults()
+    # a variant. The protocol stays each model's own unless `config.protocol` names one.
+    config = with_fallbacks(config)
     table: dict[str, Any] = {}
     with contextlib.ExitStack() as outer:
         sandbox = None
@@ -287,9 +288,9 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
     if model:
         models["distilled"] = model
     config = VerifierConfig(mode=mode, max_tokens=max_tokens, batch_size=batch_size,
-                            **({"prompt": prompt} if prompt else {}))
+                            **({"protocol": prompt} if prompt else {}))
     log(f"sets: {', '.join(f'{k} ({len(v)})' for k, v in sets.items())}; heldout rows {heldout_rows}, seed 0; "
-        f"models: {', '.join(f'{k}={v}' for k, v in models.items())}; mode {mode}, prompt {config.prompt}")
+        f"models: {', '.join(f'{k}={v}' for k, v in models.items())}; mode {mode}, protocol {config.protocol}")
     table = evaluate_models(models, sets, out_dir, config, log, dev=dev, code_evidence=code_evidence, dtype=dtype,
                             threads=threads)
     log(markdown(table))

@@ -27,22 +27,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from genprm.batch import ResultWriter, done_ids
 from genprm.config import VerifierConfig
 from genprm.data import load_solutions, read_solutions
 from genprm.distill.corrupt import corrupt_gsm8k
-from genprm.distill.jsonl import read_jsonl
 from genprm.errors import ConfigError, InputError
 from genprm.eval.metrics import auroc, predict_first_error, processbench
 from genprm.eval.scored import load_results
 from genprm.eval.table import markdown_table
 from genprm.flows.base import StepTrace
+from genprm.jsonl import JsonlWriter, done_ids, read_rows
 from genprm.types import Solution, VerificationResult
 
 
 def gsm8k_heldout(path: str | Path, rows: tuple[int, int], n: int, seed: int = 0) -> list[Solution]:
     """`n` error-injected solutions from GSM8K rows [start, end), half erroneous, half correct."""
-    records = list(read_jsonl(path))[rows[0]:rows[1]]
+    records = list(read_rows(path, empty_ok=True))[rows[0]:rows[1]]
     solutions = list(corrupt_gsm8k(enumerate(records, rows[0]), seed=seed))
     wrong = [s for s in solutions if s.label >= 0][: n // 2]
     right = [s for s in solutions if s.label < 0][: n - len(wrong)]
@@ -137,7 +136,7 @@ def verify_set(verifier: Callable[[], Any], solutions: Sequence[Solution], out: 
     todo = [s for s in solutions if s.id not in done_ids(out)]
     if todo:
         started = time.perf_counter()
-        writer = ResultWriter(out)
+        writer = JsonlWriter(out)
         try:
             for i, result in enumerate(verifier().iter_verify(todo), 1):
                 writer.write(result)

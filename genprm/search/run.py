@@ -15,9 +15,9 @@ from typing import Any
 
 from genprm.backends.base import load_backend
 from genprm.backends.weights import BASE_MODEL, DEFAULT_MODEL
-from genprm.batch import ResultWriter
 from genprm.config import VerifierConfig
 from genprm.errors import InputError
+from genprm.jsonl import JsonlWriter
 from genprm.search.beam import beam_search
 from genprm.search.best_of_n import best_of_n
 from genprm.search.config import SearchConfig
@@ -83,11 +83,11 @@ def search_file(problems: Sequence[Problem], out: Path, policy: Policy, scorer: 
                 on_result: Callable[[SearchResult], None] | None = None) -> list[SearchResult]:
     """Search `problems`, appending each result to `out` as one flushed JSONL line (a crash loses at most the
     batch in flight; `select_problems(path, done_ids(out))` then resumes)."""
-    writer = ResultWriter(out)
+    writer = JsonlWriter(out)
     results = []
     try:
         for result in search(problems, policy, scorer, config):
-            writer.write(result)  # type: ignore[arg-type]  # any result with to_json() and an id
+            writer.write(result)
             results.append(result)
             if on_result:
                 on_result(result)

@@ -44,3 +44,21 @@ def test_first_error():
     assert first_error([0.9, 0.7]) == -1
     assert first_error([0.9, 0.7], threshold=0.8) == 1
     assert first_error([0.5]) == -1  # "below the threshold": 0.5 passes at 0.5
+
+
+@pytest.mark.parametrize(
+    ("scores", "threshold", "expected"),
+    [
+        ([0.9, 0.8, 0.7], 0.5, -1),  # every step passes
+        ([0.9, 0.4, 0.2], 0.5, 1),  # the first below, not the lowest
+        ([0.5, 0.5], 0.5, -1),  # "below" is strict
+        ([0.9, 0.6], 0.7, 1),
+        ([0.2, 0.9], 0.5, 0),
+        ([0.9, float("nan"), 0.1], 0.5, None),  # unparseable before any error: no prediction
+        ([0.9, None, 0.1], 0.5, None),
+        ([0.1, None], 0.5, 0),  # the error comes first: the later gap does not matter
+        ([], 0.5, -1),
+    ],
+)
+def test_first_error_with_unparseable_scores(scores, threshold, expected):
+    assert first_error(scores, threshold) == expected

@@ -31,11 +31,12 @@ from genprm.config import VerifierConfig
 from genprm.data import load_solutions, read_solutions
 from genprm.distill.corrupt import corrupt_gsm8k
 from genprm.errors import ConfigError, InputError
-from genprm.eval.metrics import auroc, predict_first_error, processbench
+from genprm.eval.metrics import auroc, processbench
 from genprm.eval.scored import load_results
 from genprm.eval.table import markdown_table
 from genprm.flows.base import StepTrace
 from genprm.jsonl import JsonlWriter, done_ids, read_rows
+from genprm.scoring import first_error
 from genprm.types import Solution, VerificationResult
 
 
@@ -77,7 +78,7 @@ def calibrate_threshold(results: Sequence[VerificationResult]) -> float:
 
     def f1(t: float) -> float:
         return processbench([r.solution.label for r in labelled],  # type: ignore[misc]
-                            [predict_first_error(r.step_scores, t) for r in labelled]).f1
+                            [first_error(r.step_scores, t) for r in labelled]).f1
 
     return max(candidates, key=lambda t: (f1(t), -abs(t - 0.5)))
 
@@ -112,7 +113,7 @@ def metrics(results: Sequence[VerificationResult], threshold: float = 0.5) -> di
     labelled = [r for r in results if r.solution.label is not None]
     if labelled:
         pb = processbench([r.solution.label for r in labelled],  # type: ignore[misc]
-                          [predict_first_error(r.step_scores, threshold) for r in labelled])
+                          [first_error(r.step_scores, threshold) for r in labelled])
         m.update(f1=pb.f1, acc_err=pb.acc_err, acc_ok=pb.acc_ok, n_err=pb.n_err, n_ok=pb.n_ok)
     scores, gold = [], []
     for r in results:

@@ -20,12 +20,12 @@ from genprm.eval.metrics import (
     StepCounts,
     auroc,
     mean_f1,
-    predict_first_error,
     prmbench,
     processbench,
     step_counts,
 )
 from genprm.eval.scored import Scored
+from genprm.scoring import first_error
 from genprm.types import Solution
 
 # Thresholds tried when tuning and drawn in the F1-against-threshold plot.
@@ -71,7 +71,7 @@ def processbench_section(samples: Sequence[Scored], threshold: float,
             continue
         labels, predictions = by_subset[s.subset]
         labels.append(label)
-        predictions.append(predict_first_error(s.scores, threshold))
+        predictions.append(first_error(s.scores, threshold))
     if not by_subset:
         return None
     scores = {name: processbench(*lp) for name, lp in sorted(by_subset.items())}

@@ -14,8 +14,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from genprm.eval.evaluate import gold_step_labels
-from genprm.eval.metrics import is_score, predict_first_error
 from genprm.eval.scored import Scored
+from genprm.scoring import first_error, is_score
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -49,7 +49,7 @@ def _view(sample: Scored, threshold: float) -> dict[str, Any]:
     """What the template shows of one solution: the result, its subset, predicted and gold first error."""
     gold = sample.gold
     return {"result": sample.result, "subset": sample.subset, "threshold": threshold,
-            "first_error": predict_first_error(sample.scores, threshold), "gold_label": gold.label,
+            "first_error": first_error(sample.scores, threshold), "gold_label": gold.label,
             "gold_steps": gold_step_labels(gold), "outcome": gold.outcome}
 
 

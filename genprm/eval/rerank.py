@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from genprm.errors import InputError
-from genprm.eval.metrics import is_score
+from genprm.scoring import is_score
 from genprm.types import VerificationResult
 
 MAX_DRAWS = 64

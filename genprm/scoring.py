@@ -6,6 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import overload
 
+from genprm.errors import ConfigError
+
 AGGREGATIONS = ("min", "last", "prod", "mean")
 
 
@@ -35,6 +37,17 @@ def aggregate(scores: Sequence[float], how: str = "min") -> float:
     if how == "mean":
         return sum(scores) / len(scores)
     raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {how!r}.")
+
+
+def check_threshold(threshold: float) -> float:
+    """`threshold` itself when it is a score (in [0, 1]).
+
+    Raises:
+        ConfigError: it is outside [0, 1].
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ConfigError("threshold", "in [0, 1]", threshold)
+    return threshold
 
 
 def is_score(x: float | None) -> bool:

@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from genprm.scoring import aggregate, first_error, verdict_score
+from genprm.errors import ConfigError
+from genprm.scoring import aggregate, check_threshold, first_error, verdict_score
 
 
 def test_verdict_score_matches_softmax_over_logits_computed_by_hand():
@@ -62,3 +63,9 @@ def test_first_error():
 )
 def test_first_error_with_unparseable_scores(scores, threshold, expected):
     assert first_error(scores, threshold) == expected
+
+
+def test_check_threshold():
+    assert check_threshold(0.0) == 0.0 and check_threshold(1.0) == 1.0
+    with pytest.raises(ConfigError, match=r"threshold must be in \[0, 1\], got 1.5"):
+        check_threshold(1.5)

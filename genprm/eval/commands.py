@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genprm.errors import ConfigError, GenPRMError
+from genprm.errors import GenPRMError
 from genprm.eval import plots
 from genprm.eval.evaluate import HEADLINES, evaluate, f1_curve, headline_metric, tune_threshold
 from genprm.eval.report import render_report
 from genprm.eval.rerank import rerank
 from genprm.eval.scored import Scored, load_scored
 from genprm.eval.table import metrics_markdown, rerank_markdown
+from genprm.scoring import check_threshold
 
 
 @dataclass
@@ -41,7 +42,7 @@ def eval_files(paths: Sequence[Path], out_dir: Path | None, gold: Path | None = 
 
     if paths and all(is_search_results(p) for p in paths):
         return search_files(paths, out_dir, make_plots)
-    _check_threshold(threshold)
+    check_threshold(threshold)
     samples = load_scored(paths, by, gold, gold_format)
     source = "fixed"
     if tune_on:
@@ -109,7 +110,7 @@ def report_files(paths: Sequence[Path], out: Path, gold: Path | None = None, gol
                  by: str = "file", threshold: float = 0.5, max_solutions: int | None = 500) -> Output:
     """Write the HTML report. Metrics and plots are included when the data has labels; rerank when it has groups
     of candidates with gold answers."""
-    _check_threshold(threshold)
+    check_threshold(threshold)
     samples = load_scored(paths, by, gold, gold_format)
     metrics: dict[str, Any] | None = None
     markdown = ""
@@ -137,7 +138,3 @@ def report_files(paths: Sequence[Path], out: Path, gold: Path | None = None, gol
     out.write_text(html, encoding="utf-8")
     return Output(metrics or {}, markdown, [out])
 
-
-def _check_threshold(threshold: float) -> None:
-    if not 0.0 <= threshold <= 1.0:
-        raise ConfigError("threshold", "in [0, 1]", threshold)

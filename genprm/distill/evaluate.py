@@ -31,8 +31,9 @@ from genprm.config import VerifierConfig
 from genprm.data import load_solutions, read_solutions
 from genprm.distill.corrupt import corrupt_gsm8k
 from genprm.errors import ConfigError, InputError
+from genprm.eval.evaluate import tune_threshold
 from genprm.eval.metrics import auroc, processbench
-from genprm.eval.scored import load_results
+from genprm.eval.scored import Scored, load_results
 from genprm.eval.table import markdown_table
 from genprm.flows.base import StepTrace
 from genprm.jsonl import JsonlWriter, done_ids, read_rows
@@ -71,16 +72,8 @@ def prmbench(paths: Sequence[str | Path], n: int) -> tuple[list[Solution], int]:
 
 
 def calibrate_threshold(results: Sequence[VerificationResult]) -> float:
-    """The threshold with the best ProcessBench F1 on `results` (a dev set), among the midpoints of their scores."""
-    labelled = [r for r in results if r.solution.label is not None]
-    scores = sorted({s for r in labelled for s in r.step_scores if s is not None})
-    candidates = [0.5] + [(a + b) / 2 for a, b in zip(scores, scores[1:], strict=False)]
-
-    def f1(t: float) -> float:
-        return processbench([r.solution.label for r in labelled],  # type: ignore[misc]
-                            [first_error(r.step_scores, t) for r in labelled]).f1
-
-    return max(candidates, key=lambda t: (f1(t), -abs(t - 0.5)))
+    """The threshold with the best ProcessBench F1 on `results` (a dev set): `genprm eval --tune-threshold`'s tuner."""
+    return tune_threshold([Scored(r, "dev") for r in results])
 
 
 def with_code_evidence(results: Sequence[VerificationResult], sandbox: Any) -> list[VerificationResult]:

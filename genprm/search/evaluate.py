@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from genprm.answers import Candidate, expected_correct
 from genprm.errors import InputError
-from genprm.eval.rerank import Candidate, expected_correct
 from genprm.jsonl import iter_rows
 from genprm.search.result import SearchCandidate, SearchResult
 

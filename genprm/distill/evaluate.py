@@ -34,7 +34,7 @@ from genprm.errors import ConfigError, InputError
 from genprm.eval.evaluate import tune_threshold
 from genprm.eval.metrics import auroc, processbench
 from genprm.eval.scored import Scored, load_results
-from genprm.eval.table import markdown_table
+from genprm.eval.table import markdown_table, number
 from genprm.flows.base import StepTrace
 from genprm.jsonl import JsonlWriter, done_ids, read_rows
 from genprm.scoring import first_error
@@ -211,12 +211,8 @@ def _evaluate_model(tag: str, model: str | None, sets: dict[str, list[Solution]]
 
 
 def markdown(table: dict[str, Any]) -> str:
-    def pct(x: float | None) -> str:
-        return "-" if x is None else f"{x:.1f}"
-
-    def num(x: float | None) -> str:
-        return "-" if x is None else f"{x:.3f}"
-
+    # The model card's tables show an undefined number as "-".
+    pct, num = functools.partial(number, digits=1, missing="-"), functools.partial(number, digits=3, missing="-")
     calibrated = any("f1_cal" in m for per_model in table.values() for m in per_model.values())
     rows = [[name, tag, m["n"], pct(m.get("f1")), pct(m.get("acc_err")), pct(m.get("acc_ok")),
              num(m.get("step_auroc")), num(m.get("outcome_auroc")),

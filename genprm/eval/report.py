@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from genprm.eval.evaluate import gold_step_labels
 from genprm.eval.scored import Scored
+from genprm.eval.table import number
 from genprm.scoring import first_error, is_score
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -33,7 +34,7 @@ def render_report(samples: Sequence[Scored], metrics: dict[str, Any] | None, met
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "jinja"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["colour"] = score_colour
-    env.filters["score"] = lambda s: f"{s:.3f}" if is_score(s) else "n/a"
+    env.filters["score"] = lambda s: number(s, 3)
     shown = list(samples)[:max_solutions] if max_solutions is not None else list(samples)
     return env.get_template("report.html.jinja").render(
         title=title,

@@ -8,9 +8,10 @@ it stopped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from genprm.data import read_solutions
 from genprm.errors import ConfigError, InputError
@@ -19,11 +20,13 @@ from genprm.types import Solution
 
 # genprm/cli.py imports the writer and the resume rule from here, under the writer's old name.
 ResultWriter = JsonlWriter
-__all__ = ["BatchReport", "ResultWriter", "done_ids", "parse_shard", "select"]
+__all__ = ["BatchReport", "ResultWriter", "done_ids", "parse_shard", "select", "select_rows"]
 
 
 @dataclass
 class BatchReport:
+    """What a batch's selection left out: rows done by an earlier run, repeated ids, unreadable rows."""
+
     skipped_done: int = 0
     # Ids seen earlier in the same input: verified once, since the output holds each id at most once.
     duplicates: list[str] = field(default_factory=list)
@@ -47,10 +50,27 @@ def select(path: str | Path, format: str = "auto", skip_ids: set[str] | None = N
            shard: tuple[int, int] | None = None, on_bad_row: Callable[[InputError], None] | None = None,
            report: BatchReport | None = None) -> Iterator[Solution]:
     """The solutions of `path` this run should verify: good rows, in this shard, not done yet, at most `limit`."""
+    return select_rows(read_solutions(path, format), skip_ids, limit, shard, on_bad_row, report)
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Row = TypeVar("Row", bound=_HasId)
+
+
+def select_rows(items: Iterable[Row | InputError], skip_ids: set[str] | None = None, limit: int | None = None,
+                shard: tuple[int, int] | None = None, on_bad_row: Callable[[InputError], None] | None = None,
+                report: BatchReport | None = None) -> Iterator[Row]:
+    """What a batch (verify, search) should still do of the rows a reader yields: each id once, in this shard, not
+    in `skip_ids` (done by an earlier run), among the first `limit` ids; bad rows, repeated ids and skipped ones are
+    counted in `report`."""
     report = report if report is not None else BatchReport()
     position = taken = 0
     seen: set[str] = set()
-    for item in read_solutions(path, format):
+    for item in items:
         if isinstance(item, InputError):
             report.bad_rows.append(item)
             if on_bad_row:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from genprm.backends.base import load_backend
 from genprm.backends.weights import BASE_MODEL, DEFAULT_MODEL
+from genprm.batch import BatchReport, select_rows
 from genprm.config import VerifierConfig
-from genprm.errors import InputError
 from genprm.jsonl import JsonlWriter
 from genprm.search.beam import beam_search
 from genprm.search.best_of_n import best_of_n
@@ -49,34 +48,14 @@ def search(problems: Iterable[Problem], policy: Policy, scorer: StepScorer, conf
         scorer.forget([p.id for p in chunk])
 
 
-@dataclass
-class SearchReport:
-    skipped_done: int = 0
-    bad_rows: list[InputError] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
+# genprm/cli.py imports the report under this name; it is the batch's own.
+SearchReport = BatchReport
 
 
 def select_problems(path: str | Path, skip_ids: set[str] | None = None, limit: int | None = None,
-                    report: SearchReport | None = None) -> list[Problem]:
+                    report: BatchReport | None = None) -> list[Problem]:
     """The problems of `path` still to search: good rows, each id once, not in `skip_ids`, the first `limit`."""
-    report = report if report is not None else SearchReport()
-    problems: list[Problem] = []
-    seen: set[str] = set()
-    for item in read_problems(path):
-        if isinstance(item, InputError):
-            report.bad_rows.append(item)
-            continue
-        if item.id in seen:
-            report.duplicates.append(item.id)
-            continue
-        seen.add(item.id)
-        if limit is not None and len(seen) > limit:
-            break
-        if skip_ids and item.id in skip_ids:
-            report.skipped_done += 1
-            continue
-        problems.append(item)
-    return problems
+    return list(select_rows(read_problems(path), skip_ids, limit, report=report))
 
 
 def search_file(problems: Sequence[Problem], out: Path, policy: Policy, scorer: StepScorer, config: SearchConfig,

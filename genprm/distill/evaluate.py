@@ -29,13 +29,13 @@ from typing import Any
 
 from genprm.config import VerifierConfig
 from genprm.data import load_solutions, read_solutions
+from genprm.distill.code_evidence import with_code_evidence
 from genprm.distill.corrupt import corrupt_gsm8k
 from genprm.errors import ConfigError, InputError
 from genprm.eval.evaluate import tune_threshold
 from genprm.eval.metrics import auroc, processbench
 from genprm.eval.scored import Scored, load_results
 from genprm.eval.table import markdown_table, number
-from genprm.flows.base import StepTrace
 from genprm.jsonl import JsonlWriter, done_ids, read_rows
 from genprm.scoring import first_error
 from genprm.types import Solution, VerificationResult
@@ -74,30 +74,6 @@ def prmbench(paths: Sequence[str | Path], n: int) -> tuple[list[Solution], int]:
 def calibrate_threshold(results: Sequence[VerificationResult]) -> float:
     """The threshold with the best ProcessBench F1 on `results` (a dev set): `genprm eval --tune-threshold`'s tuner."""
     return tune_threshold([Scored(r, "dev") for r in results])
-
-
-def with_code_evidence(results: Sequence[VerificationResult], sandbox: Any) -> list[VerificationResult]:
-    """The learned verdicts combined with the code's evidence, as `--arithmetic-check` combines them at verification
-    time (genprm.flows.arithmetic_check): a step whose arithmetic the SymPy check refutes (run in `sandbox`) scores
-    0; every other step keeps the model's score. The reward is re-aggregated with min."""
-    import dataclasses
-
-    from genprm.arithmetic import judge, plan_check
-    from genprm.flows import arithmetic_check
-
-    plans = [[plan_check(r.solution.problem, r.solution.steps, k) for k in range(len(r.solution.steps))]
-             for r in results]
-    codes = [p.code for steps in plans for p in steps if p.code]
-    runs = iter(sandbox.run_many(codes) if codes else [])  # every check of every solution in one batch
-    out = []
-    for r, steps_plans in zip(results, plans, strict=True):
-        stands = [not p.code or judge(p, (run := next(runs)).stdout, run.status).ok for p in steps_plans]
-        scores = arithmetic_check.combine(r.step_scores, [StepTrace(critique="", score=float(ok)) for ok in stands])
-        steps = tuple(dataclasses.replace(v, score=score, verdict=v.verdict and ok)
-                      for v, score, ok in zip(r.steps, scores, stands, strict=True))
-        out.append(dataclasses.replace(r, steps=steps, reward=min((v.score for v in steps), default=r.reward),
-                                       aggregation="min"))
-    return out
 
 
 def metrics(results: Sequence[VerificationResult], threshold: float = 0.5) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from genprm.errors import InputError
-from genprm.jsonl import iter_rows
+from genprm.jsonl import parse_rows
 from genprm.types import Solution
 
 FORMATS = ("auto", "steps", "prmbench", "trl", "gsm8k", "gsm8k-model")
@@ -40,15 +40,13 @@ def read_solutions(path: str | Path, format: str = "auto") -> Iterator[Solution 
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}", str(path))
     fmt = None if format == "auto" else format
-    for row, record in iter_rows(path):
-        if isinstance(record, InputError):
-            yield record
-            continue
-        try:
-            fmt = fmt or detect_format(record)
-            yield from parse_record(record, fmt, default_id=None)
-        except InputError as e:
-            yield InputError(e.message, str(path), row)
+
+    def parse(record: dict[str, Any]) -> list[Solution]:
+        nonlocal fmt
+        fmt = fmt or detect_format(record)  # the first good row's keys decide for the whole file
+        return parse_record(record, fmt, default_id=None)
+
+    yield from parse_rows(path, parse)
 
 
 def load_solutions(path: str | Path, format: str = "auto") -> list[Solution]:

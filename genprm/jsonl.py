@@ -1,6 +1,7 @@
 """Rows in and out: the one reader and writer of JSONL (and JSON list) files in genprm.
 
     iter_rows(path)          (1-based row, dict or row-level InputError) per row: a batch reports a bad row and goes on
+    parse_rows(path, parse)  what `parse` makes of each row, or an InputError naming the row it refused
     read_rows(path)          the rows as dicts; the first bad one raises (pipeline files, scored files)
     JsonlWriter(path)        appends rows, each one complete line in a single write, so a killed run resumes cleanly
     write_rows(path, rows)   a whole file (or an append) in one call
@@ -16,13 +17,14 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from genprm.errors import InputError
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 
 class ToJson(Protocol):
@@ -66,6 +68,23 @@ def iter_rows(path: str | Path, empty_ok: bool = False) -> Iterator[tuple[int, R
             yield i, InputError(f"invalid JSON: {e.msg} (column {e.colno})", str(path), i)
             continue
         yield i, _as_row(record, path, i)
+
+
+def parse_rows(path: str | Path, parse: Callable[[Row], Iterable[T]]) -> Iterator[T | InputError]:
+    """Yield what `parse` makes of each row of `path` (none, one or several items), and for a bad row (not JSON, not
+    an object, or refused by `parse` with `InputError`) an `InputError` naming the file and the row.
+
+    Raises:
+        InputError: as `iter_rows`, for the file as a whole.
+    """
+    for row, record in iter_rows(path):
+        if isinstance(record, InputError):
+            yield record
+            continue
+        try:
+            yield from parse(record)
+        except InputError as e:
+            yield InputError(e.message, str(path), row)
 
 
 def read_rows(path: str | Path, empty_ok: bool = False) -> Iterator[Row]:

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from genprm.errors import InputError
-from genprm.jsonl import JsonlWriter, done_ids, iter_rows, read_rows, write_rows
+from genprm.jsonl import JsonlWriter, done_ids, iter_rows, parse_rows, read_rows, write_rows
 from genprm.types import Solution, VerificationResult
 
 
@@ -35,6 +35,19 @@ def test_bad_rows_are_values_in_iter_rows_and_raise_in_read_rows(tmp_path):
     with pytest.raises(InputError, match="invalid JSON") as e:
         list(read_rows(p))
     assert str(e.value).startswith(f"{p}, row 2: ")
+
+
+def test_parse_rows_names_the_row_a_parser_refuses(tmp_path):
+    def parse(row):
+        if "n" not in row:
+            raise InputError("row has no 'n'")
+        return [row["n"]] * row["n"]
+
+    p = tmp_path / "n.jsonl"
+    p.write_text('{"n": 2}\n{"m": 1}\n{"n": 1}\n')
+    items = list(parse_rows(p, parse))
+    assert items[:2] == [2, 2] and items[3] == 1
+    assert isinstance(items[2], InputError) and str(items[2]) == f"{p}, row 2: row has no 'n'"
 
 
 @pytest.mark.parametrize(("content", "message"), [(b"", "file is empty"), (b"\xe9", "not UTF-8"),

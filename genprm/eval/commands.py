@@ -52,13 +52,10 @@ def eval_files(paths: Sequence[Path], out_dir: Path | None, gold: Path | None = 
     metrics = evaluate(samples, threshold, source)
     output = Output(metrics, metrics_markdown(metrics))
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
         if make_plots:
             for name, fig in eval_plots(samples, metrics).items():
                 output.files.append(plots.save(fig, out_dir / f"{name}.png"))
-        path = out_dir / "metrics.json"
-        path.write_text(json.dumps(metrics, indent=2) + "\n")
-        output.files.insert(0, path)
+        output.files.insert(0, _write_json(metrics, out_dir / "metrics.json"))
     return output
 
 
@@ -83,10 +80,7 @@ def search_files(paths: Sequence[Path], out_dir: Path | None, make_plots: bool =
     table = scaling_table(load_search_results(paths))
     output = Output(table, scaling_markdown(table))
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / "search.json"
-        path.write_text(json.dumps(table, indent=2) + "\n")
-        output.files.append(path)
+        output.files.append(_write_json(table, out_dir / "search.json"))
         if make_plots:
             output.files.append(plots.save(plots.accuracy_against_tokens(table), out_dir / "accuracy_vs_tokens.png"))
     return output
@@ -99,10 +93,8 @@ def rerank_files(paths: Sequence[Path], out_dir: Path | None, gold: Path | None 
     table = rerank([s.result for s in samples], seed)
     output = Output(table, rerank_markdown(table))
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / "rerank.json"
-        path.write_text(json.dumps(table, indent=2) + "\n")
-        output.files += [path, plots.save(plots.accuracy_against_n(table), out_dir / "accuracy_vs_n.png")]
+        output.files += [_write_json(table, out_dir / "rerank.json"),
+                         plots.save(plots.accuracy_against_n(table), out_dir / "accuracy_vs_n.png")]
     return output
 
 
@@ -138,3 +130,8 @@ def report_files(paths: Sequence[Path], out: Path, gold: Path | None = None, gol
     out.write_text(html, encoding="utf-8")
     return Output(metrics or {}, markdown, [out])
 
+
+def _write_json(data: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path

@@ -35,6 +35,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
 # count as one unit until then.
 SAME_UNIT = {"genprm.flows": "genprm.protocol"}
 
+LAYER_NAMES = list(LAYERS)
 LAYER_OF = {unit: i for i, units in enumerate(LAYERS.values()) for unit in units}
 
 
@@ -118,5 +119,3 @@ def test_the_checker_sees_function_level_and_relative_imports(tmp_path, monkeypa
     assert unit_of("genprm.search.run") == "genprm.search" and unit_of("genprm.flows.base") == "genprm.protocol"
     assert unit_of("genprm.distill.commands") == "genprm.distill.commands" and unit_of("genprm.nothing") is None
 
-
-LAYER_NAMES = list(LAYERS)

@@ -1,25 +1,30 @@
 """Batch verification of a file into a JSONL file that survives crashes.
 
 Each finished result is written as one complete line with a single `write` on a file opened for appending, then
-flushed to disk, so a `kill -9` at any moment loses at most the solutions in flight. Re-running the same command
-skips every id already in the output: the run resumes where it stopped.
+flushed to disk (`genprm.jsonl.JsonlWriter`), so a `kill -9` at any moment loses at most the solutions in flight.
+Re-running the same command skips every id already in the output (`genprm.jsonl.done_ids`): the run resumes where
+it stopped.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from genprm.data import read_solutions
 from genprm.errors import ConfigError, InputError
-from genprm.types import Solution, VerificationResult
+from genprm.jsonl import JsonlWriter, done_ids
+from genprm.types import Solution
+
+__all__ = ["BatchReport", "JsonlWriter", "done_ids", "parse_shard", "select", "select_rows"]
 
 
 @dataclass
 class BatchReport:
+    """What a batch's selection left out: rows done by an earlier run, repeated ids, unreadable rows."""
+
     skipped_done: int = 0
     # Ids seen earlier in the same input: verified once, since the output holds each id at most once.
     duplicates: list[str] = field(default_factory=list)
@@ -39,33 +44,31 @@ def parse_shard(spec: str | None) -> tuple[int, int] | None:
     return i, n
 
 
-def done_ids(out: Path) -> set[str]:
-    """Ids already in `out`. A torn last line (a crash mid-write on a filesystem that allows it) is cut off."""
-    if not out.exists():
-        return set()
-    data = out.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data):
-        with open(out, "r+b") as f:
-            f.truncate(end)
-    ids = set()
-    for line in data[:end].splitlines():
-        if line.strip():
-            try:
-                ids.add(str(json.loads(line)["id"]))
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise InputError("is not a genprm results file (a line without an id)", str(out)) from None
-    return ids
-
-
 def select(path: str | Path, format: str = "auto", skip_ids: set[str] | None = None, limit: int | None = None,
            shard: tuple[int, int] | None = None, on_bad_row: Callable[[InputError], None] | None = None,
            report: BatchReport | None = None) -> Iterator[Solution]:
     """The solutions of `path` this run should verify: good rows, in this shard, not done yet, at most `limit`."""
+    return select_rows(read_solutions(path, format), skip_ids, limit, shard, on_bad_row, report)
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Row = TypeVar("Row", bound=_HasId)
+
+
+def select_rows(items: Iterable[Row | InputError], skip_ids: set[str] | None = None, limit: int | None = None,
+                shard: tuple[int, int] | None = None, on_bad_row: Callable[[InputError], None] | None = None,
+                report: BatchReport | None = None) -> Iterator[Row]:
+    """What a batch (verify, search) should still do of the rows a reader yields: each id once, in this shard, not
+    in `skip_ids` (done by an earlier run), among the first `limit` ids; bad rows, repeated ids and skipped ones are
+    counted in `report`."""
     report = report if report is not None else BatchReport()
     position = taken = 0
     seen: set[str] = set()
-    for item in read_solutions(path, format):
+    for item in items:
         if isinstance(item, InputError):
             report.bad_rows.append(item)
             if on_bad_row:
@@ -85,24 +88,3 @@ def select(path: str | Path, format: str = "auto", skip_ids: set[str] | None = N
             report.skipped_done += 1
             continue
         yield item
-
-
-class ResultWriter:
-    """Appends results to a JSONL file, one complete, flushed line per result."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-
-    def write(self, result: VerificationResult) -> None:
-        line = (result.to_json() + "\n").encode()
-        size = os.fstat(self.fd).st_size
-        written = os.write(self.fd, line)  # one write: the line lands whole or not at all
-        if written != len(line):
-            # A full disk or a signal mid-write: take the partial line back so the file stays whole lines.
-            os.ftruncate(self.fd, size)
-            raise OSError(f"short write ({written} of {len(line)} bytes)")
-        os.fsync(self.fd)
-
-    def close(self) -> None:
-        os.close(self.fd)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from genprm.errors import ConfigError
-from genprm.scoring import AGGREGATIONS
+from genprm.scoring import AGGREGATIONS, check_threshold
 
 MODES = ("direct", "critique", "code")
 
@@ -52,8 +52,8 @@ class VerifierConfig:
             raise ConfigError("mode", f"one of {', '.join(MODES)}", self.mode)
         if self.agg not in AGGREGATIONS:
             raise ConfigError("agg", f"one of {', '.join(AGGREGATIONS)}", self.agg)
-        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
-            raise ConfigError("threshold", "in [0, 1]", self.threshold)
+        if self.threshold is not None:
+            check_threshold(self.threshold)
         for name in ("samples", "max_tokens", "batch_size", "thinking_rounds"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(name, ">= 1", getattr(self, name))

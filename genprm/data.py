@@ -7,9 +7,9 @@ Formats (auto-detected from the first good row's keys, or forced with `format=`)
     gsm8k        {question, answer}                          one step per line, `<<a*b=c>>` annotations stripped
     gsm8k-model  {question, ground_truth, <name>: {is_correct, solution}, ...}   one Solution per model solution
 
-A file is a single JSON object, a JSON list, or JSONL. File-level problems (missing, not UTF-8, not JSON) raise
-`InputError`; row-level problems are yielded as `InputError` values by `read_solutions`, so a batch can report a
-bad row and go on with the good ones.
+A file is a single JSON object, a JSON list, or JSONL (read by `genprm.jsonl`). File-level problems (missing, not
+UTF-8, not JSON) raise `InputError`; row-level problems are yielded as `InputError` values by `read_solutions`, so a
+batch can report a bad row and go on with the good ones.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from genprm.errors import InputError
+from genprm.jsonl import parse_rows
 from genprm.types import Solution
 
 FORMATS = ("auto", "steps", "prmbench", "trl", "gsm8k", "gsm8k-model")
@@ -40,15 +41,13 @@ def read_solutions(path: str | Path, format: str = "auto") -> Iterator[Solution 
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}", str(path))
     fmt = None if format == "auto" else format
-    for row, record in _iter_records(Path(path)):
-        if isinstance(record, InputError):
-            yield record
-            continue
-        try:
-            fmt = fmt or detect_format(record)
-            yield from parse_record(record, fmt, default_id=None)
-        except InputError as e:
-            yield InputError(e.message, str(path), row)
+
+    def parse(record: dict[str, Any]) -> list[Solution]:
+        nonlocal fmt
+        fmt = fmt or detect_format(record)  # the first good row's keys decide for the whole file
+        return parse_record(record, fmt, default_id=None)
+
+    yield from parse_rows(path, parse)
 
 
 def load_solutions(path: str | Path, format: str = "auto") -> list[Solution]:
@@ -59,12 +58,6 @@ def load_solutions(path: str | Path, format: str = "auto") -> list[Solution]:
             raise item
         solutions.append(item)
     return solutions
-
-
-def read_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | InputError]]:
-    """(1-based row, record or row-level `InputError`) for each row of a JSON object, JSON list or JSONL file; for
-    readers of rows that are not solutions (e.g. `genprm.search`'s problems)."""
-    return _iter_records(Path(path))
 
 
 def detect_format(record: dict[str, Any]) -> str:
@@ -202,50 +195,6 @@ def _content_id(problem: str, steps: list[str]) -> str:
     # Stable across runs and row order, so a resumed batch recognises what it already scored.
     digest = hashlib.sha1(json.dumps([problem, steps], ensure_ascii=False).encode()).hexdigest()
     return digest[:12]
-
-
-def _iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | InputError]]:
-    """Yield (1-based row, record or row-level error) from a JSON object, JSON list or JSONL file."""
-    if not path.exists():
-        raise InputError("no such file", str(path))
-    if path.is_dir():
-        raise InputError("is a directory, not a file", str(path))
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 text (byte {e.start})", str(path)) from None
-    stripped = text.lstrip()
-    if not stripped:
-        raise InputError("file is empty", str(path))
-    if stripped[0] == "[" or (stripped[0] == "{" and path.suffix != ".jsonl"):
-        try:
-            data = json.loads(text)
-            records = data if isinstance(data, list) else [data]
-        except json.JSONDecodeError as e:
-            if stripped[0] == "[" or not _is_json(stripped.splitlines()[0]):
-                raise InputError(f"invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})", str(path)) from None
-            records = None  # several objects, one per line: JSONL without the suffix
-        if records is not None:
-            for i, record in enumerate(records, 1):
-                yield i, record if isinstance(record, dict) else InputError("row is not a JSON object", str(path), i)
-            return
-    for i, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            yield i, InputError(f"invalid JSON: {e.msg} (column {e.colno})", str(path), i)
-            continue
-        yield i, record if isinstance(record, dict) else InputError("row is not a JSON object", str(path), i)
-
-
-def _is_json(line: str) -> bool:
-    try:
-        json.loads(line)
-    except json.JSONDecodeError:
-        return False
-    return True
 
 
 def as_solution(value: Solution | Mapping[str, Any], row: int | None = None) -> Solution:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import overload
+
+from genprm.errors import ConfigError
 
 AGGREGATIONS = ("min", "last", "prod", "mean")
 
@@ -36,6 +39,35 @@ def aggregate(scores: Sequence[float], how: str = "min") -> float:
     raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {how!r}.")
 
 
-def first_error(scores: Sequence[float], threshold: float = 0.5) -> int:
-    """Index of the first step whose score is below `threshold`, or -1 when every step passes."""
-    return next((i for i, s in enumerate(scores) if s < threshold), -1)
+def check_threshold(threshold: float) -> float:
+    """`threshold` itself when it is a score (in [0, 1]).
+
+    Raises:
+        ConfigError: it is outside [0, 1].
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ConfigError("threshold", "in [0, 1]", threshold)
+    return threshold
+
+
+def is_score(x: float | None) -> bool:
+    """Whether `x` is a real score: a missing or non-finite one means the verifier gave no verdict."""
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
+@overload
+def first_error(scores: Sequence[float], threshold: float = 0.5) -> int: ...
+@overload
+def first_error(scores: Sequence[float | None], threshold: float = 0.5) -> int | None: ...
+def first_error(scores: Sequence[float | None], threshold: float = 0.5) -> int | None:
+    """Index of the first step whose score is below `threshold`, or -1 when every step passes.
+
+    None (an unparseable prediction) when a score before the first error is missing or not finite: whether that
+    step is the error cannot be told, so an evaluation counts the sample as a miss whatever its label.
+    """
+    for i, s in enumerate(scores):
+        if not is_score(s):
+            return None
+        if s < threshold:  # type: ignore[operator]
+            return i
+    return -1

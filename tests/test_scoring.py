@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from genprm.scoring import aggregate, first_error, verdict_score
+from genprm.errors import ConfigError
+from genprm.scoring import aggregate, check_threshold, first_error, verdict_score
 
 
 def test_verdict_score_matches_softmax_over_logits_computed_by_hand():
@@ -44,3 +45,27 @@ def test_first_error():
     assert first_error([0.9, 0.7]) == -1
     assert first_error([0.9, 0.7], threshold=0.8) == 1
     assert first_error([0.5]) == -1  # "below the threshold": 0.5 passes at 0.5
+
+
+@pytest.mark.parametrize(
+    ("scores", "threshold", "expected"),
+    [
+        ([0.9, 0.8, 0.7], 0.5, -1),  # every step passes
+        ([0.9, 0.4, 0.2], 0.5, 1),  # the first below, not the lowest
+        ([0.5, 0.5], 0.5, -1),  # "below" is strict
+        ([0.9, 0.6], 0.7, 1),
+        ([0.2, 0.9], 0.5, 0),
+        ([0.9, float("nan"), 0.1], 0.5, None),  # unparseable before any error: no prediction
+        ([0.9, None, 0.1], 0.5, None),
+        ([0.1, None], 0.5, 0),  # the error comes first: the later gap does not matter
+        ([], 0.5, -1),
+    ],
+)
+def test_first_error_with_unparseable_scores(scores, threshold, expected):
+    assert first_error(scores, threshold) == expected
+
+
+def test_check_threshold():
+    assert check_threshold(0.0) == 0.0 and check_threshold(1.0) == 1.0
+    with pytest.raises(ConfigError, match=r"threshold must be in \[0, 1\], got 1.5"):
+        check_threshold(1.5)

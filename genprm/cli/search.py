@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from genprm.backends.base import BackendConfig
-from genprm.batch import done_ids
+from genprm.batch import BatchReport, done_ids
 from genprm.cli.common import app, progress_bar, say
 from genprm.cli.flags import Prefixed, command
 from genprm.config import VerifierConfig
@@ -36,12 +36,11 @@ def search(args: SearchArgs, search: SearchConfig, policy: BackendConfig, backen
     """Test-time scaling: a policy writes solutions, the verifier guides (beam), ranks (best-of-n) or critiques
     them (refine); answers are checked against the gold ones."""
     from genprm.search import load_models, search_file, select_problems
-    from genprm.search.run import SearchReport
     from genprm.search.run import search as run_search
 
     # Every candidate of a beam round (or every sample) is verified in one batch.
     verifier = replace(verifier, batch_size=max(verifier.batch_size, search.beam_width * search.expand, search.n))
-    report = SearchReport()
+    report = BatchReport()
     # Read the problems first: a broken file fails before the models load.
     problems = select_problems(args.path, done_ids(args.out) if args.out else None, args.limit, report)
     if not problems and len(report.bad_rows) == 1 and not report.skipped_done:

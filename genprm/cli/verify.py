@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from genprm.backends.base import BackendConfig
-from genprm.batch import BatchReport, ResultWriter, done_ids, parse_shard, select
+from genprm.batch import BatchReport, JsonlWriter, done_ids, parse_shard, select
 from genprm.cli.common import app, out_console, progress_bar, say
 from genprm.cli.flags import command
 from genprm.config import VerifierConfig
@@ -69,7 +69,7 @@ def verify(args: VerifyArgs, backend: BackendConfig, verifier: VerifierConfig, r
         runner = RayVerifier(backend, verifier, ray, log=say)
     else:
         runner = Verifier.from_pretrained(backend=backend, config=verifier)
-    writer = ResultWriter(args.out) if args.out else None
+    writer = JsonlWriter(args.out) if args.out else None
     results = []
     single = len(solutions) == 1
     try:

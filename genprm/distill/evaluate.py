@@ -27,23 +27,24 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from genprm.batch import ResultWriter, done_ids
 from genprm.config import VerifierConfig
 from genprm.data import load_solutions, read_solutions
+from genprm.distill.code_evidence import with_code_evidence
 from genprm.distill.corrupt import corrupt_gsm8k
-from genprm.distill.jsonl import read_jsonl
 from genprm.errors import ConfigError, InputError
-from genprm.eval.metrics import auroc, predict_first_error, processbench
-from genprm.eval.scored import load_results
-from genprm.eval.table import markdown_table
-from genprm.protocols.chain import StepTrace
+from genprm.eval.evaluate import tune_threshold
+from genprm.eval.metrics import auroc, processbench
+from genprm.eval.scored import Scored, load_results
+from genprm.eval.table import markdown_table, number
+from genprm.jsonl import JsonlWriter, done_ids, read_rows
 from genprm.registry import with_fallbacks
+from genprm.scoring import first_error
 from genprm.types import Solution, VerificationResult
 
 
 def gsm8k_heldout(path: str | Path, rows: tuple[int, int], n: int, seed: int = 0) -> list[Solution]:
     """`n` error-injected solutions from GSM8K rows [start, end), half erroneous, half correct."""
-    records = list(read_jsonl(path))[rows[0]:rows[1]]
+    records = list(read_rows(path, empty_ok=True))[rows[0]:rows[1]]
     solutions = list(corrupt_gsm8k(enumerate(records, rows[0]), seed=seed))
     wrong = [s for s in solutions if s.label >= 0][: n // 2]
     right = [s for s in solutions if s.label < 0][: n - len(wrong)]
@@ -72,40 +73,8 @@ def prmbench(paths: Sequence[str | Path], n: int) -> tuple[list[Solution], int]:
 
 
 def calibrate_threshold(results: Sequence[VerificationResult]) -> float:
-    """The threshold with the best ProcessBench F1 on `results` (a dev set), among the midpoints of their scores."""
-    labelled = [r for r in results if r.solution.label is not None]
-    scores = sorted({s for r in labelled for s in r.step_scores if s is not None})
-    candidates = [0.5] + [(a + b) / 2 for a, b in zip(scores, scores[1:], strict=False)]
-
-    def f1(t: float) -> float:
-        return processbench([r.solution.label for r in labelled],  # type: ignore[misc]
-                            [predict_first_error(r.step_scores, t) for r in labelled]).f1
-
-    return max(candidates, key=lambda t: (f1(t), -abs(t - 0.5)))
-
-
-def with_code_evidence(results: Sequence[VerificationResult], sandbox: Any) -> list[VerificationResult]:
-    """The learned verdicts combined with the code's evidence, as `--arithmetic-check` combines them at verification
-    time (genprm.protocols.claim_check): a step whose arithmetic the SymPy check refutes (run in `sandbox`) scores
-    0; every other step keeps the model's score. The reward is re-aggregated with min."""
-    import dataclasses
-
-    from genprm.arithmetic import judge, plan_check
-    from genprm.protocols import claim_check as arithmetic_check
-
-    plans = [[plan_check(r.solution.problem, r.solution.steps, k) for k in range(len(r.solution.steps))]
-             for r in results]
-    codes = [p.code for steps in plans for p in steps if p.code]
-    runs = iter(sandbox.run_many(codes) if codes else [])  # every check of every solution in one batch
-    out = []
-    for r, steps_plans in zip(results, plans, strict=True):
-        stands = [not p.code or judge(p, (run := next(runs)).stdout, run.status).ok for p in steps_plans]
-        scores = arithmetic_check.combine(r.step_scores, [StepTrace(critique="", score=float(ok)) for ok in stands])
-        steps = tuple(dataclasses.replace(v, score=score, verdict=v.verdict and ok)
-                      for v, score, ok in zip(r.steps, scores, stands, strict=True))
-        out.append(dataclasses.replace(r, steps=steps, reward=min((v.score for v in steps), default=r.reward),
-                                       aggregation="min"))
-    return out
+    """The threshold with the best ProcessBench F1 on `results` (a dev set): `genprm eval --tune-threshold`'s tuner."""
+    return tune_threshold([Scored(r, "dev") for r in results])
 
 
 def metrics(results: Sequence[VerificationResult], threshold: float = 0.5) -> dict[str, Any]:
@@ -114,7 +83,7 @@ def metrics(results: Sequence[VerificationResult], threshold: float = 0.5) -> di
     labelled = [r for r in results if r.solution.label is not None]
     if labelled:
         pb = processbench([r.solution.label for r in labelled],  # type: ignore[misc]
-                          [predict_first_error(r.step_scores, threshold) for r in labelled])
+                          [first_error(r.step_scores, threshold) for r in labelled])
         m.update(f1=pb.f1, acc_err=pb.acc_err, acc_ok=pb.acc_ok, n_err=pb.n_err, n_ok=pb.n_ok)
     scores, gold = [], []
     for r in results:
@@ -138,7 +107,7 @@ def verify_set(verifier: Callable[[], Any], solutions: Sequence[Solution], out: 
     todo = [s for s in solutions if s.id not in done_ids(out)]
     if todo:
         started = time.perf_counter()
-        writer = ResultWriter(out)
+        writer = JsonlWriter(out)
         try:
             for i, result in enumerate(verifier().iter_verify(todo), 1):
                 writer.write(result)
@@ -219,12 +188,8 @@ def _evaluate_model(tag: str, model: str | None, sets: dict[str, list[Solution]]
 
 
 def markdown(table: dict[str, Any]) -> str:
-    def pct(x: float | None) -> str:
-        return "-" if x is None else f"{x:.1f}"
-
-    def num(x: float | None) -> str:
-        return "-" if x is None else f"{x:.3f}"
-
+    # The model card's tables show an undefined number as "-".
+    pct, num = functools.partial(number, digits=1, missing="-"), functools.partial(number, digits=3, missing="-")
     calibrated = any("f1_cal" in m for per_model in table.values() for m in per_model.values())
     rows = [[name, tag, m["n"], pct(m.get("f1")), pct(m.get("acc_err")), pct(m.get("acc_ok")),
              num(m.get("step_auroc")), num(m.get("outcome_auroc")),

@@ -24,12 +24,10 @@ Mixing: `total` solutions, shared among the sources by their weights (a source s
 from __future__ import annotations
 
 import functools
-import gzip
-import json
 import random
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
@@ -38,7 +36,8 @@ from typing import Any
 import jinja2
 
 from genprm.distill.teachers import Critique, SymbolicTeacher
-from genprm.errors import ConfigError, InputError
+from genprm.errors import ConfigError
+from genprm.jsonl import read_rows
 from genprm.protocols import VerificationProtocol
 from genprm.types import Solution
 
@@ -97,25 +96,11 @@ class RealConfig:
 # -- readers -----------------------------------------------------------------------------------------------------
 
 
-def _rows(path: str | Path) -> Iterator[dict[str, Any]]:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", str(path))
-    opener: Any = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for row, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise InputError(f"invalid JSON: {e.msg}", str(path), row) from None
-
-
 def read_prm800k(path: str | Path, max_prefix_steps: int = 6) -> list[Solution]:
     """One solution per rated step: the prefix (taken as right: the raters continued it) and the candidate step,
     labelled wrong when rated -1. Unrated rows and longer prefixes are skipped."""
     out = []
-    for r in _rows(path):
+    for r in read_rows(path, empty_ok=True):
         if r.get("rating") is None or len(r["prefix"]) > max_prefix_steps or not r["step"].strip():
             continue
         wrong = r["rating"] == -1
@@ -130,7 +115,7 @@ def read_prm800k(path: str | Path, max_prefix_steps: int = 6) -> list[Solution]:
 def read_mrben(path: str | Path) -> list[Solution]:
     """Mr-Ben solutions: the first wrong step and the annotators' explanations of it."""
     out = []
-    for r in _rows(path):
+    for r in read_rows(path, empty_ok=True):
         label = int(r["label"])
         steps = tuple(r["steps"])
         labels = tuple(True if i < label or label < 0 else (False if i == label else None) for i in range(len(steps)))
@@ -144,7 +129,7 @@ def read_mrben(path: str | Path) -> list[Solution]:
 def read_mathcritique(path: str | Path) -> list[Solution]:
     """MathCritique solutions: the critic's verdict and one-sentence explanation per step."""
     out = []
-    for r in _rows(path):
+    for r in read_rows(path, empty_ok=True):
         verdicts = [bool(v) for v in r["step_verdicts"]]
         steps = tuple(r["steps"])
         if not steps or len(verdicts) != len(steps):
@@ -224,7 +209,7 @@ def mix(config: RealConfig) -> dict[str, list[Solution]]:
     if config.mathcritique and config.mathcritique_weight > 0:
         available["mathcritique"] = [s for p in config.mathcritique.split(",") if p for s in read_mathcritique(p)]
     if config.labelled and config.labelled_weight > 0:
-        available["labelled"] = [Solution.from_dict(r) for r in _rows(config.labelled)]
+        available["labelled"] = [Solution.from_dict(r) for r in read_rows(config.labelled, empty_ok=True)]
     weights = {s: getattr(config, f"{s}_weight") for s in available}
     total_weight = sum(weights.values()) or 1.0
     out = {}

@@ -14,10 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from genprm.batch import done_ids
 from genprm.data import read_solutions
-from genprm.distill.jsonl import read_jsonl, write_jsonl
 from genprm.errors import ConfigError, InputError
+from genprm.jsonl import done_ids, read_rows, write_rows
 from genprm.types import Solution
 
 Log = Callable[[str], None]
@@ -42,7 +41,7 @@ def corrupt_file(path: str | Path, out: str | Path, format: str = "gsm8k", rows:
     started = time.perf_counter()
     start, end = parse_rows(rows)
     if format == "gsm8k":
-        records = list(read_jsonl(path))[start:end]
+        records = list(read_rows(path, empty_ok=True))[start:end]
         if records and not {"question", "answer"} <= set(records[0]):
             raise InputError("gsm8k rows need 'question' and 'answer'", str(path))
         solutions = list(corrupt_gsm8k(enumerate(records, start), seed=seed, error_fraction=error_fraction))
@@ -51,7 +50,7 @@ def corrupt_file(path: str | Path, out: str | Path, format: str = "gsm8k", rows:
         solutions = [s for s in items if isinstance(s, Solution) and s.label is not None]
         if len(solutions) < len(items):
             log(f"skipped {len(items) - len(solutions)} rows without a gold label or unreadable")
-    write_jsonl(out, (s.to_dict() for s in solutions))
+    write_rows(out, (s.to_dict() for s in solutions))
     kinds = Counter(s.meta.get("error_kind", "correct" if s.label == -1 else "labelled") for s in solutions)
     summary = {"solutions": len(solutions), "erroneous": sum(s.label >= 0 for s in solutions),  # type: ignore[operator]
                "kinds": dict(kinds), "seconds": round(time.perf_counter() - started, 1)}
@@ -60,7 +59,7 @@ def corrupt_file(path: str | Path, out: str | Path, format: str = "gsm8k", rows:
 
 
 def load_labelled(path: str | Path) -> list[Solution]:
-    return [Solution.from_dict(r) for r in read_jsonl(path)]
+    return [Solution.from_dict(r) for r in read_rows(path, empty_ok=True)]
 
 
 def _model_backend(backend: str, model: str | None, batch_size: int, base_url: str | None) -> Any:
@@ -88,8 +87,8 @@ def mc_file(path: str | Path, out: str | Path, policy: str | None = None, k_samp
         model = _model_backend(backend, policy, batch_size, base_url)
         try:
             for s in todo:
-                write_jsonl(out, [x.to_dict() for x in mc_label(model, [s], k_samples, rule, rpe_threshold,
-                                                               max_new_tokens, seed)], append=True)
+                write_rows(out, [x.to_dict() for x in mc_label(model, [s], k_samples, rule, rpe_threshold,
+                                                              max_new_tokens, seed)], append=True)
         finally:
             model.close()
     summary = {"labelled": len(todo), "skipped_done": len(skip), "seconds": round(time.perf_counter() - started, 1)}
@@ -139,10 +138,10 @@ def filter_file(path: str | Path, out: str | Path, prompt: str = "stepcheck", ma
     from genprm.distill.filter import FilterConfig, filter_records
     from genprm.protocols import load
 
-    records = list(read_jsonl(path))
+    records = list(read_rows(path, empty_ok=True))
     kept, removed = filter_records(records, load(prompt),
                                    FilterConfig(max_critique_chars, max_dialogue_chars, balance, seed))
-    write_jsonl(out, kept)
+    write_rows(out, kept)
     for rule, n in removed.items():
         log(f"filter: {rule:<12} removed {n}")
     wrong = sum(r["label"] >= 0 for r in kept)
@@ -169,7 +168,7 @@ def real_file(log: Log = print, **options: Any) -> dict[str, Any]:
         renderer = RealCritiques(protocol, sandbox, cfg.seed)
         for source, solutions in chosen.items():
             out += records(solutions, getattr(cfg, f"{source}_objective"), renderer)
-    write_jsonl(cfg.out, out)
+    write_rows(cfg.out, out)
     per_source = {s: {"solutions": len(v), "erroneous": sum(x.label >= 0 for x in v)}  # type: ignore[operator]
                   for s, v in chosen.items()}
     summary = {"records": len(out), "sources": per_source,

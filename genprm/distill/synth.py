@@ -12,9 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from genprm.batch import done_ids
-from genprm.distill.jsonl import write_jsonl
 from genprm.distill.teachers import Critique
+from genprm.jsonl import done_ids, write_rows
 from genprm.types import Solution
 
 
@@ -44,8 +43,8 @@ def synthesize(solutions: Sequence[Solution], teacher: Any, out: str | Path, chu
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
         critiques = teacher.critique_many(part)
-        written += write_jsonl(out, (synth_record(s, teacher.name, c) for s, c in zip(part, critiques, strict=True)),
-                               append=True)
+        written += write_rows(out, (synth_record(s, teacher.name, c) for s, c in zip(part, critiques, strict=True)),
+                              append=True)
         if on_chunk:
             on_chunk(written, len(todo))
     return {"skipped_done": len(solutions) - len(todo), "written": written,

@@ -33,6 +33,7 @@ from genprm.backends.device import autocast_bf16, use_threads
 from genprm.distill.dialogue import render_with_spans, tokenize_with_labels
 from genprm.distill.teachers import Critique
 from genprm.distill.train_config import TrainConfig
+from genprm.jsonl import read_rows, write_rows
 from genprm.protocols import VerificationProtocol, load
 
 
@@ -182,8 +183,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
         # A killed run may have logged steps after its last checkpoint; they are redone now, so drop them.
         log_file = out / "train_log.jsonl"
         if log_file.exists():
-            kept = [line for line in log_file.read_text().splitlines() if json.loads(line)["step"] <= state["step"]]
-            log_file.write_text("".join(line + "\n" for line in kept))
+            write_rows(log_file, [r for r in read_rows(log_file, empty_ok=True) if r["step"] <= state["step"]])
 
     model.train()
     micro = cfg.batch_size
@@ -219,8 +219,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
         bar.update(1)
         if not progress:
             log(json.dumps({**entry, "tok_s": round(tok_s)}))
-        with (out / "train_log.jsonl").open("a") as f:
-            f.write(json.dumps({**entry, "tok_s": round(tok_s)}) + "\n")
+        write_rows(out / "train_log.jsonl", [{**entry, "tok_s": round(tok_s)}], append=True)
         if state["step"] % cfg.save_every == 0 and state["step"] < total_steps:
             _checkpoint(out, model, optimizer, scheduler, state, cfg.lora)
         if cfg.stop_after_steps and state["step"] >= cfg.stop_after_steps:

@@ -12,7 +12,7 @@ Crash safety, in three places:
   had not come back are queued again (to any live replica), at most `MAX_ATTEMPTS` times per task.
 - The driver is the only writer and yields each id at most once, so a task redone after a partial result cannot
   write a row twice.
-- A killed driver loses only rows in flight: the caller writes each row as it comes (genprm.batch.ResultWriter),
+- A killed driver loses only rows in flight: the caller writes each row as it comes (genprm.jsonl.JsonlWriter),
   and a rerun skips ids already written.
 """
 

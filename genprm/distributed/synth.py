@@ -8,12 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from genprm.batch import done_ids
-from genprm.distill.jsonl import write_jsonl
 from genprm.distill.stages import load_labelled
 from genprm.distributed.config import RayConfig
 from genprm.distributed.jobs import SynthJob
 from genprm.distributed.pool import ReplicaPool
+from genprm.jsonl import done_ids, write_rows
 from genprm.protocols import load
 
 PROGRESS_EVERY_S = 10.0
@@ -32,7 +31,7 @@ def synth_on_ray(path: str | Path, out: str | Path, job: SynthJob, ray_config: R
         started = last = time.perf_counter()
         try:
             for record in pool.map(todo):
-                summary["written"] += write_jsonl(out, [record], append=True)
+                summary["written"] += write_rows(out, [record], append=True)
                 now = time.perf_counter()
                 if now - last >= PROGRESS_EVERY_S or summary["written"] == len(todo):
                     last = now

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genprm.errors import ConfigError, GenPRMError
+from genprm.errors import GenPRMError
 from genprm.eval import plots
 from genprm.eval.evaluate import HEADLINES, evaluate, f1_curve, headline_metric, tune_threshold
 from genprm.eval.report import render_report
 from genprm.eval.rerank import rerank
 from genprm.eval.scored import Scored, load_scored
 from genprm.eval.table import metrics_markdown, rerank_markdown
+from genprm.scoring import check_threshold
 
 
 @dataclass
@@ -41,7 +42,7 @@ def eval_files(paths: Sequence[Path], out_dir: Path | None, gold: Path | None = 
 
     if paths and all(is_search_results(p) for p in paths):
         return search_files(paths, out_dir, make_plots)
-    _check_threshold(threshold)
+    check_threshold(threshold)
     samples = load_scored(paths, by, gold, gold_format)
     source = "fixed"
     if tune_on:
@@ -51,13 +52,10 @@ def eval_files(paths: Sequence[Path], out_dir: Path | None, gold: Path | None = 
     metrics = evaluate(samples, threshold, source)
     output = Output(metrics, metrics_markdown(metrics))
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
         if make_plots:
             for name, fig in eval_plots(samples, metrics).items():
                 output.files.append(plots.save(fig, out_dir / f"{name}.png"))
-        path = out_dir / "metrics.json"
-        path.write_text(json.dumps(metrics, indent=2) + "\n")
-        output.files.insert(0, path)
+        output.files.insert(0, _write_json(metrics, out_dir / "metrics.json"))
     return output
 
 
@@ -82,10 +80,7 @@ def search_files(paths: Sequence[Path], out_dir: Path | None, make_plots: bool =
     table = scaling_table(load_search_results(paths))
     output = Output(table, scaling_markdown(table))
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / "search.json"
-        path.write_text(json.dumps(table, indent=2) + "\n")
-        output.files.append(path)
+        output.files.append(_write_json(table, out_dir / "search.json"))
         if make_plots:
             output.files.append(plots.save(plots.accuracy_against_tokens(table), out_dir / "accuracy_vs_tokens.png"))
     return output
@@ -98,10 +93,8 @@ def rerank_files(paths: Sequence[Path], out_dir: Path | None, gold: Path | None 
     table = rerank([s.result for s in samples], seed)
     output = Output(table, rerank_markdown(table))
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / "rerank.json"
-        path.write_text(json.dumps(table, indent=2) + "\n")
-        output.files += [path, plots.save(plots.accuracy_against_n(table), out_dir / "accuracy_vs_n.png")]
+        output.files += [_write_json(table, out_dir / "rerank.json"),
+                         plots.save(plots.accuracy_against_n(table), out_dir / "accuracy_vs_n.png")]
     return output
 
 
@@ -109,7 +102,7 @@ def report_files(paths: Sequence[Path], out: Path, gold: Path | None = None, gol
                  by: str = "file", threshold: float = 0.5, max_solutions: int | None = 500) -> Output:
     """Write the HTML report. Metrics and plots are included when the data has labels; rerank when it has groups
     of candidates with gold answers."""
-    _check_threshold(threshold)
+    check_threshold(threshold)
     samples = load_scored(paths, by, gold, gold_format)
     metrics: dict[str, Any] | None = None
     markdown = ""
@@ -138,6 +131,7 @@ def report_files(paths: Sequence[Path], out: Path, gold: Path | None = None, gol
     return Output(metrics or {}, markdown, [out])
 
 
-def _check_threshold(threshold: float) -> None:
-    if not 0.0 <= threshold <= 1.0:
-        raise ConfigError("threshold", "in [0, 1]", threshold)
+def _write_json(data: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path

@@ -1,4 +1,5 @@
-"""The metric definitions, as pure functions on plain numbers: ProcessBench, PRMBench's score, AUROC.
+"""The metric definitions, as pure functions on plain numbers: ProcessBench, PRMBench's score, AUROC. The
+first-error prediction they score is `genprm.scoring.first_error`, the verifier's own rule.
 
 Conventions shared by every metric here:
 - A step score that is missing or not a finite number (the verifier produced no verdict) is an unparseable
@@ -14,23 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-
-def is_score(x: float | None) -> bool:
-    return isinstance(x, int | float) and math.isfinite(x)
-
-
-def predict_first_error(scores: Sequence[float | None], threshold: float) -> int | None:
-    """ProcessBench prediction: the first step scoring below `threshold`, -1 when all pass.
-
-    Returns None (an unparseable prediction) when a score before the first error is missing: whether that step
-    is the error cannot be told, so the sample counts as a miss whatever its label.
-    """
-    for i, s in enumerate(scores):
-        if not is_score(s):
-            return None
-        if s < threshold:  # type: ignore[operator]
-            return i
-    return -1
+from genprm.scoring import is_score
 
 
 def harmonic_f1(a: float | None, b: float | None) -> float | None:

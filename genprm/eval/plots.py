@@ -14,8 +14,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
 from genprm.eval.evaluate import gold_step_labels
-from genprm.eval.metrics import is_score
 from genprm.eval.scored import Scored
+from genprm.scoring import is_score
 
 GREEN, RED, GREY = "#2e9e5b", "#d1493f", "#888888"
 

@@ -14,8 +14,9 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from genprm.eval.evaluate import gold_step_labels
-from genprm.eval.metrics import is_score, predict_first_error
 from genprm.eval.scored import Scored
+from genprm.eval.table import number
+from genprm.scoring import first_error, is_score
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -33,7 +34,7 @@ def render_report(samples: Sequence[Scored], metrics: dict[str, Any] | None, met
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "jinja"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["colour"] = score_colour
-    env.filters["score"] = lambda s: f"{s:.3f}" if is_score(s) else "n/a"
+    env.filters["score"] = lambda s: number(s, 3)
     shown = list(samples)[:max_solutions] if max_solutions is not None else list(samples)
     return env.get_template("report.html.jinja").render(
         title=title,
@@ -49,7 +50,7 @@ def _view(sample: Scored, threshold: float) -> dict[str, Any]:
     """What the template shows of one solution: the result, its subset, predicted and gold first error."""
     gold = sample.gold
     return {"result": sample.result, "subset": sample.subset, "threshold": threshold,
-            "first_error": predict_first_error(sample.scores, threshold), "gold_label": gold.label,
+            "first_error": first_error(sample.scores, threshold), "gold_label": gold.label,
             "gold_steps": gold_step_labels(gold), "outcome": gold.outcome}
 
 

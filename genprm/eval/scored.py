@@ -8,7 +8,6 @@ answer) or from a separate gold file, matched by id.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from genprm.data import FORMATS, detect_format, load_solutions
 from genprm.errors import ConfigError, InputError
+from genprm.jsonl import iter_rows
 from genprm.types import Solution, VerificationResult
 
 
@@ -42,19 +42,10 @@ def load_results(path: str | Path) -> list[VerificationResult]:
         InputError: missing file, bad JSON, a duplicated id, or a file of unscored solutions (with the fix).
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file" if not path.exists() else "is a directory, not a file", str(path))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 text (byte {e.start})", str(path)) from None
-    rows = _rows(text, path)
-    if not rows:
-        raise InputError("file is empty", str(path))
     results, seen = [], set()
-    for row, record in rows:
-        if not isinstance(record, dict):
-            raise InputError("row is not a JSON object", str(path), row)
+    for row, record in iter_rows(path):
+        if isinstance(record, InputError):
+            raise record
         if not {"solution", "steps", "reward"} <= set(record):
             raise InputError(_not_scored(record, path), str(path), row)
         try:
@@ -124,23 +115,6 @@ def load_scored(paths: Sequence[str | Path], by: str = "file", gold: str | Path 
             seen[r.id] = Path(path)
             samples.append(Scored(r, subset_of(r, by, path)))
     return samples
-
-
-def _rows(text: str, path: Path) -> list[tuple[int, Any]]:
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            return list(enumerate(json.loads(text), 1))
-        except json.JSONDecodeError as e:
-            raise InputError(f"invalid JSON: {e.msg} (line {e.lineno})", str(path)) from None
-    rows = []
-    for i, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append((i, json.loads(line)))
-            except json.JSONDecodeError as e:
-                raise InputError(f"invalid JSON: {e.msg} (column {e.colno})", str(path), i) from None
-    return rows
 
 
 def _not_scored(record: dict[str, Any], path: Path) -> str:

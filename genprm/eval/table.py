@@ -5,27 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from genprm.scoring import is_score
+
 
 def metrics_markdown(metrics: dict[str, Any]) -> str:
     """The `evaluate()` dict as markdown: one table per metric family that applies."""
     parts = [f"threshold {metrics['threshold']:.2f} ({metrics['threshold_source']}), {metrics['n']} solutions"]
     pb = metrics.get("processbench")
     if pb:
-        rows = [[name, s["n_err"], s["n_ok"], _pct(s["acc_err"]), _pct(s["acc_ok"]), _pct(s["f1"])]
+        rows = [[name, s["n_err"], s["n_ok"], number(s["acc_err"]), number(s["acc_ok"]), number(s["f1"])]
                 for name, s in pb["subsets"].items()]
-        rows.append(["**mean F1**", "", "", "", "", _pct(pb["mean_f1"])])
+        rows.append(["**mean F1**", "", "", "", "", number(pb["mean_f1"])])
         parts.append("### ProcessBench (earliest error)\n\n" +
                      markdown_table(["subset", "erroneous", "correct", "acc err", "acc ok", "F1"], rows))
     pr = metrics.get("prmbench")
     if pr:
-        rows = [[name, s["tp"] + s["fn"], s["tn"] + s["fp"], _pct(s["f1_correct"]), _pct(s["f1_wrong"]),
-                 _pct(s["score"])] for name, s in [*pr["subsets"].items(), ("**overall**", pr["overall"])]]
+        rows = [[name, s["tp"] + s["fn"], s["tn"] + s["fp"], number(s["f1_correct"]), number(s["f1_wrong"]),
+                 number(s["score"])] for name, s in [*pr["subsets"].items(), ("**overall**", pr["overall"])]]
         parts.append("### PRMBench (step level)\n\n" +
                      markdown_table(["subset", "correct steps", "wrong steps", "F1 correct", "F1 wrong", "score"],
                                     rows))
     oc = metrics.get("outcome")
     if oc:
-        rows = [[name, s["n"], s["n_correct"], _num(s["auroc"])]
+        rows = [[name, s["n"], s["n_correct"], number(s["auroc"], 3)]
                 for name, s in [*oc["subsets"].items(), ("**overall**", oc["overall"])]]
         parts.append(f"### Outcome (reward = {', '.join(oc['aggregation'])} of step scores)\n\n" +
                      markdown_table(["subset", "solutions", "correct answers", "AUROC"], rows))
@@ -35,7 +37,7 @@ def metrics_markdown(metrics: dict[str, Any]) -> str:
 def rerank_markdown(table: dict[str, Any]) -> str:
     """The `rerank()` dict as markdown: accuracy (%) for each N and method."""
     methods = list(table["methods"])
-    rows = [[n, *(_pct(table["methods"][m][i]) for m in methods)] for i, n in enumerate(table["n"])]
+    rows = [[n, *(number(table["methods"][m][i]) for m in methods)] for i, n in enumerate(table["n"])]
     head = f"Best-of-N on {table['problems']} problems (accuracy %, answers checked with math-verify)"
     return head + "\n\n" + markdown_table(["N", *methods], rows)
 
@@ -46,9 +48,7 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.1f}"
-
-
-def _num(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
+def number(x: float | None, digits: int = 1, missing: str = "n/a") -> str:
+    """`x` with `digits` decimals (percentages: 1, scores and AUROC: 3), or `missing` when it is undefined (None, or
+    not a finite number)."""
+    return f"{x:.{digits}f}" if is_score(x) else missing

@@ -11,25 +11,24 @@ Accuracy counts ties as rerank does: a pick tied between answers scores the mean
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from genprm.answers import Candidate, expected_correct
 from genprm.errors import InputError
-from genprm.eval.rerank import Candidate, expected_correct
+from genprm.jsonl import iter_rows
 from genprm.search.result import SearchCandidate, SearchResult
 
 
 def is_search_results(path: Path) -> bool:
     """Whether `path` is a `genprm search --out` file (its first row has a strategy and candidates)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            first = next((line for line in f if line.strip()), "")
-        row = json.loads(first)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        first = next(iter_rows(path), None)
+    except InputError:
         return False
+    row = first[1] if first else None
     return isinstance(row, dict) and {"strategy", "candidates", "budget"} <= set(row)
 
 
@@ -38,12 +37,13 @@ def load_search_results(paths: Sequence[Path]) -> list[list[SearchResult]]:
     runs = []
     for path in paths:
         rows = []
-        for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(SearchResult.from_dict(json.loads(line)))
-                except (json.JSONDecodeError, KeyError, TypeError) as e:
-                    raise InputError(f"not a genprm search result ({e})", str(path), i) from None
+        for i, row in iter_rows(path):
+            if isinstance(row, InputError):
+                raise InputError(f"not a genprm search result ({row.message})", str(path), i)
+            try:
+                rows.append(SearchResult.from_dict(row))
+            except (KeyError, TypeError) as e:
+                raise InputError(f"not a genprm search result ({e})", str(path), i) from None
         if not rows:
             raise InputError("no results", str(path))
         runs.append(rows)

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from genprm.data import read_records
 from genprm.errors import InputError
+from genprm.jsonl import parse_rows
 
 
 @dataclass(frozen=True)
@@ -31,14 +31,7 @@ def read_problems(path: str | Path) -> Iterator[Problem | InputError]:
     Raises:
         InputError: the file cannot be read at all (missing, not UTF-8, not JSON).
     """
-    for row, record in read_records(path):
-        if isinstance(record, InputError):
-            yield record
-            continue
-        try:
-            yield problem_of(record)
-        except InputError as e:
-            yield InputError(e.message, str(path), row)
+    yield from parse_rows(path, lambda record: [problem_of(record)])
 
 
 def problem_of(record: dict) -> Problem:

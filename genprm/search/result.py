@@ -2,7 +2,8 @@
 
 `grade` turns a strategy's attempts into a result: each attempt's final answer is read with math-verify (the
 last step it can parse, as in `genprm rerank`), equal answers share a cluster, each is checked against the gold
-answer, and the verifier's pick, the majority vote and the verifier-weighted vote are taken with rerank's logic.
+answer, and the verifier's pick, the majority vote and the verifier-weighted vote are taken as `genprm rerank`
+takes them (`genprm.answers`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from genprm.answers import VOTE_WEIGHTS, final_answer, make_candidates, vote_counts
 from genprm.search.problems import Problem
 from genprm.types import VerificationResult
 
@@ -99,9 +101,7 @@ class SearchResult:
 
 def grade(problem: Problem, strategy: str, attempts: Sequence[Attempt], **fields: Any) -> SearchResult:
     """Read, cluster and check the attempts' answers; pick the best-scored one (ties: the earliest)."""
-    from math_verify import parse  # sympy (and genprm.eval's matplotlib) are slow to import: only when grading
-
-    from genprm.eval.rerank import VOTE_WEIGHTS, final_answer, make_candidates, vote_counts
+    from math_verify import parse  # sympy is slow to import: only when grading
 
     answers = [final_answer(a.steps, parse) if a.steps else None for a in attempts]
     graded = make_candidates(answers, [a.score for a in attempts], parse_gold(problem.gold))

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from genprm.backends.base import BackendConfig
 from genprm.backends.weights import BASE_MODEL, DEFAULT_MODEL
-from genprm.batch import ResultWriter
+from genprm.batch import BatchReport, select_rows
 from genprm.config import VerifierConfig
-from genprm.errors import InputError
+from genprm.jsonl import JsonlWriter
 from genprm.search.beam import beam_search
 from genprm.search.best_of_n import best_of_n
 from genprm.search.config import SearchConfig
@@ -48,45 +48,21 @@ def search(problems: Iterable[Problem], policy: Policy, scorer: StepScorer, conf
         scorer.forget([p.id for p in chunk])
 
 
-@dataclass
-class SearchReport:
-    skipped_done: int = 0
-    bad_rows: list[InputError] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
-
-
 def select_problems(path: str | Path, skip_ids: set[str] | None = None, limit: int | None = None,
-                    report: SearchReport | None = None) -> list[Problem]:
+                    report: BatchReport | None = None) -> list[Problem]:
     """The problems of `path` still to search: good rows, each id once, not in `skip_ids`, the first `limit`."""
-    report = report if report is not None else SearchReport()
-    problems: list[Problem] = []
-    seen: set[str] = set()
-    for item in read_problems(path):
-        if isinstance(item, InputError):
-            report.bad_rows.append(item)
-            continue
-        if item.id in seen:
-            report.duplicates.append(item.id)
-            continue
-        seen.add(item.id)
-        if limit is not None and len(seen) > limit:
-            break
-        if skip_ids and item.id in skip_ids:
-            report.skipped_done += 1
-            continue
-        problems.append(item)
-    return problems
+    return list(select_rows(read_problems(path), skip_ids, limit, report=report))
 
 
 def search_file(problems: Sequence[Problem], out: Path, policy: Policy, scorer: StepScorer, config: SearchConfig,
                 on_result: Callable[[SearchResult], None] | None = None) -> list[SearchResult]:
     """Search `problems`, appending each result to `out` as one flushed JSONL line (a crash loses at most the
     batch in flight; `select_problems(path, done_ids(out))` then resumes)."""
-    writer = ResultWriter(out)
+    writer = JsonlWriter(out)
     results = []
     try:
         for result in search(problems, policy, scorer, config):
-            writer.write(result)  # type: ignore[arg-type]  # any result with to_json() and an id
+            writer.write(result)
             results.append(result)
             if on_result:
                 on_result(result)

@@ -123,23 +123,23 @@ def test_a_served_model_is_a_distill_teacher_and_policy(server_url, tmp_path):
     """`genprm distill synth|mc --backend openai`: a big teacher or policy model lives behind a server in real use."""
     import json
 
-    from genprm.distill.jsonl import read_jsonl, write_jsonl
     from genprm.distill.stages import mc_file, synth_file
+    from genprm.jsonl import read_rows, write_rows
 
     wrong = Solution(problem="Ana has 48 clips and buys 24 more. How many clips does she have?",
                      steps=("Ana has 48+24 = 82 clips.", "The answer is 82."), id="wrong", label=0, answer="72")
     labelled = tmp_path / "labelled.jsonl"
-    write_jsonl(labelled, [wrong.to_dict()])
+    write_rows(labelled, [wrong.to_dict()])
     summary = synth_file(labelled, tmp_path / "synth.jsonl", teacher=BASE_MODEL, max_tokens=48, batch_size=4,
                          backend="openai", base_url=server_url, log=lambda _: None)
     assert summary["written"] == 1
-    (record,) = read_jsonl(tmp_path / "synth.jsonl")
+    (record,) = read_rows(tmp_path / "synth.jsonl")
     assert record["teacher"].startswith("backend:") and len(record["critiques"]) >= 1
     assert all(c["segments"] for c in record["critiques"])
     mc = mc_file(labelled, tmp_path / "mc.jsonl", policy=BASE_MODEL, k_samples=1, max_new_tokens=24,
                  backend="openai", base_url=server_url, log=lambda _: None)
     assert mc["labelled"] == 1
-    (labelled_mc,) = read_jsonl(tmp_path / "mc.jsonl")
+    (labelled_mc,) = read_rows(tmp_path / "mc.jsonl")
     # One value per prefix (the empty one too), one label per step.
     assert len(labelled_mc["meta"]["mc_values"]) == len(wrong.steps) + 1
     assert len(labelled_mc["meta"]["mc_step_labels"]) == len(wrong.steps)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from genprm.cli import main
-from genprm.distill.jsonl import read_jsonl
 from genprm.distill.run import plan
 from genprm.errors import ConfigError
+from genprm.jsonl import read_rows
 
 GSM8K = Path(__file__).resolve().parents[3] / "shared" / "data" / "gsm8k" / "train.jsonl"
 
@@ -19,18 +19,18 @@ GSM8K = Path(__file__).resolve().parents[3] / "shared" / "data" / "gsm8k" / "tra
 def test_corrupt_synth_filter_from_the_cli(tmp_path: Path, capsys) -> None:
     labelled, synth, kept = tmp_path / "labelled.jsonl", tmp_path / "synth.jsonl", tmp_path / "kept.jsonl"
     assert main(["distill", "corrupt", str(GSM8K), "--rows", "0:40", "--out", str(labelled)]) == 0
-    rows = list(read_jsonl(labelled))
+    rows = list(read_rows(labelled))
     assert len(rows) == 40 and 10 <= sum(r["label"] >= 0 for r in rows) <= 30
     assert all("<<" not in step for r in rows for step in r["steps"])  # annotations stripped, as at inference
     assert main(["distill", "synth", str(labelled), "--out", str(synth), "--limit", "30"]) == 0
     assert main(["distill", "synth", str(labelled), "--out", str(synth)]) == 0  # resumes: only 10 more
-    records = list(read_jsonl(synth))
+    records = list(read_rows(synth))
     assert len(records) == 40 and len({r["id"] for r in records}) == 40
     assert "skipped_done': 30" in capsys.readouterr().err
     assert main(["distill", "filter", str(synth), "--out", str(kept)]) == 0
     err = capsys.readouterr().err
     assert "agrees       removed" in err and "balance      removed" in err
-    out = list(read_jsonl(kept))
+    out = list(read_rows(kept))
     assert out and sum(r["label"] >= 0 for r in out) == sum(r["label"] < 0 for r in out)
     assert all(r["predicted"] == r["label"] for r in out)
 
@@ -72,6 +72,6 @@ def test_run_chains_stages_from_a_config_file(tmp_path: Path) -> None:
     assert main(["distill", "run", str(cfg)]) == 0
     summary = json.loads((tmp_path / "run_summary.json").read_text())
     assert summary["corrupt"]["solutions"] == 20 and summary["synth"]["written"] == 20
-    assert summary["filter"]["kept"] == len(list(read_jsonl(tmp_path / "kept.jsonl")))
+    assert summary["filter"]["kept"] == len(list(read_rows(tmp_path / "kept.jsonl")))
     assert main(["distill", "run", str(cfg)]) == 0  # a re-run redoes nothing expensive
     assert json.loads((tmp_path / "run_summary.json").read_text())["synth"]["written"] == 0

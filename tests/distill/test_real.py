@@ -12,7 +12,6 @@ from cli_run import genprm, one_line_error
 
 from genprm.distill.dialogue import render_with_spans, tokenize_with_labels
 from genprm.distill.filter import filter_records
-from genprm.distill.jsonl import read_jsonl, write_jsonl
 from genprm.distill.real import (
     RealConfig,
     RealCritiques,
@@ -28,6 +27,7 @@ from genprm.distill.real import (
 )
 from genprm.distill.teachers import Critique
 from genprm.errors import ConfigError
+from genprm.jsonl import read_rows, write_rows
 
 SLICES = Path(__file__).parent / "real_slices"
 PRM800K, MRBEN, MATHCRITIQUE = (SLICES / "prm800k_slice.jsonl.gz", SLICES / "mrben_slice.jsonl",
@@ -135,7 +135,7 @@ def test_real_stage_from_the_cli(tmp_path) -> None:
     assert main(["distill", "real", "--out", str(out), "--prm800k", str(PRM800K), "--mrben", str(MRBEN),
               "--mathcritique", str(MATHCRITIQUE), "--total", "6", "--mrben-test-fraction", "0",
               "--mrben-dev-fraction", "0", "--mrben-objective", "direct", "--mathcritique-objective", "direct"]) == 0
-    rows = list(read_jsonl(out))
+    rows = list(read_rows(out))
     assert len(rows) == 6 and {r["teacher"] for r in rows} == {"real"}
     # Bad input: one line, exit 2.
     proc = genprm("distill", "real", "--out", tmp_path / "x.jsonl", "--prm800k", "", "--mathcritique", "",
@@ -171,7 +171,7 @@ def test_direct_verdict_loss_falls_on_a_tiny_run(tmp_path) -> None:
     tiny = load(str(tmp_path / "tiny.jinja"))
     wrong = next(s for s in read_prm800k(PRM800K) if s.label >= 0)
     data = tmp_path / "direct.jsonl"
-    write_jsonl(data, records([wrong], "direct", RealCritiques(tiny, None)))
+    write_rows(data, records([wrong], "direct", RealCritiques(tiny, None)))
     cfg = TrainConfig(data=str(data), output_dir=str(tmp_path / "model"), prompt=str(tmp_path / "tiny.jinja"),
                       max_steps=3, batch_size=1, grad_accum=1, learning_rate=5e-3, warmup_steps=1, eval_fraction=0.0,
                       save_every=10, num_proc=1, threads=1, autocast="off")

@@ -8,12 +8,12 @@ import json
 import pytest
 from distill_samples import WRONG
 
-from genprm.distill.jsonl import write_jsonl
 from genprm.distill.synth import synth_record
 from genprm.distill.teachers import SymbolicTeacher
 from genprm.distill.train import train
 from genprm.distill.train_config import TrainConfig
 from genprm.errors import ConfigError
+from genprm.jsonl import write_rows
 
 
 class _Interrupt(Exception):
@@ -26,7 +26,7 @@ def kept_file(tmp_path_factory, protocol, sandbox):
     # steps made ~800 and every training step of every test here ~30% slower, with nothing more to show.
     critiques = SymbolicTeacher(protocol, sandbox).critique_many([WRONG])[0][:1]
     path = tmp_path_factory.mktemp("distill") / "kept.jsonl"
-    write_jsonl(path, [synth_record(WRONG, "symbolic", critiques)])
+    write_rows(path, [synth_record(WRONG, "symbolic", critiques)])
     return path
 
 

@@ -10,29 +10,10 @@ from genprm.eval.metrics import (
     auroc,
     harmonic_f1,
     mean_f1,
-    predict_first_error,
     prmbench,
     processbench,
     step_counts,
 )
-
-
-@pytest.mark.parametrize(
-    ("scores", "threshold", "expected"),
-    [
-        ([0.9, 0.8, 0.7], 0.5, -1),  # every step passes
-        ([0.9, 0.4, 0.2], 0.5, 1),  # the first below, not the lowest
-        ([0.5, 0.5], 0.5, -1),  # "below" is strict
-        ([0.9, 0.6], 0.7, 1),
-        ([0.2, 0.9], 0.5, 0),
-        ([0.9, float("nan"), 0.1], 0.5, None),  # unparseable before any error: no prediction
-        ([0.9, None, 0.1], 0.5, None),
-        ([0.1, None], 0.5, 0),  # the error comes first: the later gap does not matter
-        ([], 0.5, -1),
-    ],
-)
-def test_predict_first_error(scores, threshold, expected):
-    assert predict_first_error(scores, threshold) == expected
 
 
 def test_processbench_hand_computed():

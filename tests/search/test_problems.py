@@ -6,8 +6,9 @@ import json
 
 from cli_run import genprm, one_line_error
 
+from genprm.batch import BatchReport
 from genprm.errors import InputError
-from genprm.search import read_problems
+from genprm.search import read_problems, select_problems
 
 
 def _write(tmp_path, rows, name="p.jsonl"):
@@ -31,6 +32,14 @@ def test_formats(tmp_path):
     assert items[1].id == "m" and len(items[0].id) == 12
     assert isinstance(items[4], InputError) and "row 5" in str(items[4]) and "gold" in str(items[4])
     assert isinstance(items[5], InputError) and "row 6" in str(items[5])
+
+
+def test_selection_takes_each_id_once_skips_done_ones_and_stops_at_the_limit(tmp_path):
+    rows = [{"id": i, "problem": f"P{i}?", "answer": "1"} for i in ("a", "b", "a", "c", "d")]
+    path = _write(tmp_path, [*rows[:2], {"problem": "no gold"}, *rows[2:]])
+    report = BatchReport()
+    assert [p.id for p in select_problems(path, skip_ids={"b"}, limit=3, report=report)] == ["a", "c"]
+    assert (report.skipped_done, report.duplicates, len(report.bad_rows)) == (1, ["a"], 1)
 
 
 def test_bad_input_is_one_line(tmp_path):

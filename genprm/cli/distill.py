@@ -92,7 +92,6 @@ def eval_command(stage: DistillEvalConfig) -> None:
 
     options = asdict(stage)
     options["prmbench_files"] = list(options.pop("prmbench")) or None
-    options["prompt"] = options.pop("protocol")
     eval_stage(log=log, **options)
 
 

@@ -209,8 +209,8 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
                n: int = 60, mode: str = "code", max_tokens: int = 160,
                batch_size: int = 8, threads: int = 0, dtype: str = "auto", mrben: str = "",
                mrben_dev_fraction: float = 0.1, mrben_test_fraction: float = 0.2, split_seed: int = 0,
-               mrben_n: int = 0, prmbench_n: int = 0, shipped: bool = False, calibrate: bool = False, prompt: str = "",
-               code_evidence: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+               mrben_n: int = 0, prmbench_n: int = 0, shipped: bool = False, calibrate: bool = False,
+               protocol: str = "", code_evidence: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Evaluate the new `model` (the base model when `base`, the shipped default verifier when `shipped`) on the
     sets; returns the table. `mrben_n` caps the Mr-Ben held-out and dev sets (a sample seeded by split_seed; 0 = all).
 
@@ -253,7 +253,7 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
     if model:
         models["distilled"] = model
     config = VerifierConfig(mode=mode, max_tokens=max_tokens, batch_size=batch_size,
-                            **({"protocol": prompt} if prompt else {}))
+                            **({"protocol": protocol} if protocol else {}))
     log(f"sets: {', '.join(f'{k} ({len(v)})' for k, v in sets.items())}; heldout rows {heldout_rows}, seed 0; "
         f"models: {', '.join(f'{k}={v}' for k, v in models.items())}; mode {mode}, protocol {config.protocol}")
     table = evaluate_models(models, sets, out_dir, config, log, dev=dev, code_evidence=code_evidence, dtype=dtype,

@@ -51,7 +51,8 @@ class RealConfig:
     """What `genprm distill real` reads and how it mixes it; the [real] table of a `distill run` config."""
 
     out: str = field(default="runs/distill/real.jsonl", metadata={"help": "Training records (JSONL, synth's shape)."})
-    prompt: str = field(default="", metadata={"help": "Protocol to render in (default: the train default)."})
+    protocol: str = field(default="", metadata={"help": "Protocol to render in (default: the train default).",
+                                                "aliases": ("--prompt",)})
     prm800k: str = field(default=f"{_DATA}/prm800k_phase1_train_steps.jsonl.gz",
                          metadata={"help": "PRM800K phase-1 train steps ('' to skip)."})
     mrben: str = field(default=f"{_DATA}/mrben_math.jsonl", metadata={"help": "Mr-Ben math ('' to skip)."})

@@ -17,6 +17,7 @@ from typing import Any
 from genprm.data import read_solutions
 from genprm.errors import ConfigError, InputError
 from genprm.jsonl import done_ids, read_rows, write_rows
+from genprm.registry import DEFAULT_PROTOCOL
 from genprm.types import Solution
 
 Log = Callable[[str], None]
@@ -96,7 +97,7 @@ def mc_file(path: str | Path, out: str | Path, policy: str | None = None, k_samp
     return summary
 
 
-def synth_file(path: str | Path, out: str | Path, teacher: str = "symbolic", prompt: str = "stepcheck",
+def synth_file(path: str | Path, out: str | Path, teacher: str = "symbolic", protocol: str = DEFAULT_PROTOCOL,
                code_timeout: float = 5.0, max_tokens: int = 256, batch_size: int = 8, chunk: int = 64,
                limit: int | None = None, backend: str = "hf", base_url: str | None = None,
                log: Log = print) -> dict[str, Any]:
@@ -108,17 +109,17 @@ def synth_file(path: str | Path, out: str | Path, teacher: str = "symbolic", pro
     from genprm.protocols import load
     from sandbox import Sandbox
 
-    protocol = load(prompt)
+    the_protocol = load(protocol)
     solutions = load_labelled(path)[:limit]
     with Sandbox(workers=2, timeout=code_timeout) as sandbox:
         model = None
         if teacher == "symbolic":
-            chosen: Any = SymbolicTeacher(protocol, sandbox)
+            chosen: Any = SymbolicTeacher(the_protocol, sandbox)
         else:
             from genprm.verifier import Verifier
 
             # The teacher's transcript is what the student learns: no arithmetic check beside it.
-            config = VerifierConfig(protocol=prompt, mode="code", arithmetic_check=False, max_tokens=max_tokens,
+            config = VerifierConfig(protocol=protocol, mode="code", arithmetic_check=False, max_tokens=max_tokens,
                                     batch_size=batch_size, code_timeout=code_timeout)
             model = _model_backend(backend, None if teacher == "default" else teacher, batch_size, base_url)
             chosen = BackendTeacher(Verifier(model, config, sandbox=sandbox))
@@ -132,14 +133,14 @@ def synth_file(path: str | Path, out: str | Path, teacher: str = "symbolic", pro
     return summary
 
 
-def filter_file(path: str | Path, out: str | Path, prompt: str = "stepcheck", max_critique_chars: int = 1200,
+def filter_file(path: str | Path, out: str | Path, protocol: str = DEFAULT_PROTOCOL, max_critique_chars: int = 1200,
                 max_dialogue_chars: int = 6000, balance: bool = True, seed: int = 0,
                 log: Log = print) -> dict[str, Any]:
     from genprm.distill.filter import FilterConfig, filter_records
     from genprm.protocols import load
 
     records = list(read_rows(path, empty_ok=True))
-    kept, removed = filter_records(records, load(prompt),
+    kept, removed = filter_records(records, load(protocol),
                                    FilterConfig(max_critique_chars, max_dialogue_chars, balance, seed))
     write_rows(out, kept)
     for rule, n in removed.items():
@@ -160,7 +161,7 @@ def real_file(log: Log = print, **options: Any) -> dict[str, Any]:
 
     cfg = RealConfig(**options)
     started = time.perf_counter()
-    protocol = load(cfg.prompt or TrainConfig.__dataclass_fields__["prompt"].default)
+    protocol = load(cfg.protocol or TrainConfig.__dataclass_fields__["protocol"].default)
     chosen = mix(cfg)
     needs_code = any(getattr(cfg, f"{s}_objective") != "direct" for s in chosen)
     out: list[dict[str, Any]] = []

@@ -51,7 +51,7 @@ def build_examples(cfg: TrainConfig, tokenizer: Any) -> tuple[Any, Any, dict[str
     raw = datasets.load_dataset("json", data_files=cfg.data, split="train", cache_dir=str(cache))
     if cfg.max_examples:
         raw = raw.select(range(min(cfg.max_examples, len(raw))))
-    protocol_name = cfg.prompt
+    protocol_name = cfg.protocol
 
     def encode(record: dict[str, Any]) -> dict[str, Any]:
         protocol = _protocol(protocol_name)  # loaded once per `map` worker, not once per example

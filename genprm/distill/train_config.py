@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from genprm.errors import ConfigError
+from genprm.registry import DEFAULT_PROTOCOL
 
 AUTOCAST = ("auto", "on", "off")
 
@@ -19,8 +20,9 @@ class TrainConfig:
     output_dir: str = field(default="runs/distill/model", metadata={"help": "Where the model or adapter, the "
                                                                             "checkpoints and the logs go."})
     model: str | None = field(default=None, metadata={"help": "Model to fine-tune (default: SmolLM2-135M-Instruct)."})
-    prompt: str = field(default="stepcheck", metadata={"help": "Protocol the training dialogues are rendered with "
-                                                           "(use the one you will verify with)."})
+    protocol: str = field(default=DEFAULT_PROTOCOL, metadata={
+        "help": "Protocol the training dialogues are rendered with (use the one you will verify with).",
+        "aliases": ("--prompt",)})
     lora: bool = field(default=True, metadata={"help": "Train a LoRA adapter (else a full fine-tune)."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / r)."})

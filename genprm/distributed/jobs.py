@@ -43,7 +43,7 @@ class SynthJob:
     """`genprm distill synth`: a teacher (symbolic, or a model through the verification loop) and its sandbox."""
 
     teacher: str = "symbolic"
-    prompt: str = DEFAULT_PROTOCOL
+    protocol: str = DEFAULT_PROTOCOL
     code_timeout: float = 5.0
     max_tokens: int = 256
     batch_size: int = 8
@@ -60,12 +60,12 @@ class SynthJob:
 
         sandbox = Sandbox(workers=2, timeout=self.code_timeout)
         if self.teacher == "symbolic":
-            return SymbolicTeacher(load(self.prompt), sandbox), sandbox, None
+            return SymbolicTeacher(load(self.protocol), sandbox), sandbox, None
         options: dict[str, Any] = {"max_batch": self.batch_size}
         if self.backend == "openai":
             options["base_url"] = self.base_url
         model = load_backend(self.backend, None if self.teacher == "default" else self.teacher, **options)
-        config = VerifierConfig(protocol=self.prompt, mode="code", arithmetic_check=False, max_tokens=self.max_tokens,
+        config = VerifierConfig(protocol=self.protocol, mode="code", arithmetic_check=False, max_tokens=self.max_tokens,
                                 batch_size=self.batch_size, code_timeout=self.code_timeout)
         return BackendTeacher(Verifier(model, config, sandbox=sandbox)), sandbox, model
 

@@ -21,7 +21,7 @@ PROGRESS_EVERY_S = 10.0
 def synth_on_ray(path: str | Path, out: str | Path, job: SynthJob, ray_config: RayConfig, limit: int | None = None,
                  log: Callable[[str], None] = print) -> dict[str, Any]:
     """Critique every solution of `path` not yet in `out` with `job`'s teacher, on `ray_config.replicas` replicas."""
-    load(job.prompt)
+    load(job.protocol)
     solutions = load_labelled(path)[:limit]
     skip = done_ids(Path(out))
     todo = [s for s in solutions if s.id not in skip]

@@ -172,7 +172,7 @@ def test_direct_verdict_loss_falls_on_a_tiny_run(tmp_path) -> None:
     wrong = next(s for s in read_prm800k(PRM800K) if s.label >= 0)
     data = tmp_path / "direct.jsonl"
     write_rows(data, records([wrong], "direct", RealCritiques(tiny, None)))
-    cfg = TrainConfig(data=str(data), output_dir=str(tmp_path / "model"), prompt=str(tmp_path / "tiny.jinja"),
+    cfg = TrainConfig(data=str(data), output_dir=str(tmp_path / "model"), protocol=str(tmp_path / "tiny.jinja"),
                       max_steps=3, batch_size=1, grad_accum=1, learning_rate=5e-3, warmup_steps=1, eval_fraction=0.0,
                       save_every=10, num_proc=1, threads=1, autocast="off")
     train(cfg, log=lambda _: None, progress=False)

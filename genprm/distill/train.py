@@ -33,8 +33,19 @@ from genprm.backends.device import autocast_bf16, use_threads
 from genprm.distill.dialogue import render_with_spans, tokenize_with_labels
 from genprm.distill.teachers import Critique
 from genprm.distill.train_config import TrainConfig
+from genprm.errors import InputError
 from genprm.jsonl import read_rows, write_rows
 from genprm.protocols import VerificationProtocol, load
+
+TRAINED_FIELDS = ("problem", "steps", "critiques")
+
+
+def _trained(row: dict[str, Any], path: str) -> dict[str, Any]:
+    missing = [k for k in TRAINED_FIELDS if k not in row]
+    if missing:
+        raise InputError(f"a row without {', '.join(missing)}: training reads critiques records (from `genprm "
+                         "distill filter` or `genprm distill real`)", path)
+    return {k: row[k] for k in TRAINED_FIELDS}
 
 
 @functools.cache
@@ -48,7 +59,12 @@ def build_examples(cfg: TrainConfig, tokenizer: Any) -> tuple[Any, Any, dict[str
 
     datasets.disable_progress_bars()
     cache = Path(cfg.output_dir) / "cache"
-    raw = datasets.load_dataset("json", data_files=cfg.data, split="train", cache_dir=str(cache))
+    # Only what training reads goes to Arrow: other columns (a record's answer, its outcome) can be null in some
+    # rows and text in others, which Arrow's JSON reader refuses. Reading through genprm.jsonl also gives a bad or
+    # missing file its one-line error.
+    examples = cache / "examples.jsonl"
+    write_rows(examples, (_trained(row, cfg.data) for row in read_rows(cfg.data)))
+    raw = datasets.load_dataset("json", data_files=str(examples), split="train", cache_dir=str(cache))
     if cfg.max_examples:
         raw = raw.select(range(min(cfg.max_examples, len(raw))))
     protocol_name = cfg.protocol

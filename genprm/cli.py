@@ -19,6 +19,7 @@ from genprm.data import FORMATS
 from genprm.distill.commands import distill_app
 from genprm.distributed import flags as ray_flags
 from genprm.errors import GenPRMError
+from genprm.review.config import ReviewConfig
 from genprm.search.config import SearchConfig
 from genprm.serve.config import ServeConfig
 
@@ -456,6 +457,24 @@ def report(
 
     output = report_files(paths, out, gold, str(gold_format.value), by, threshold, max_solutions)
     _say(f"wrote {output.files[0]}")
+
+
+_review_help = {name: f.metadata["help"] for name, f in ReviewConfig.__dataclass_fields__.items()}
+
+
+@app.command()
+def review(
+    scored: Annotated[Path, typer.Argument(help=_review_help["scored"])],
+    labels: Annotated[Path | None, typer.Option(help=_review_help["labels"])] = None,
+    host: Annotated[str, typer.Option(help=_review_help["host"])] = ReviewConfig.host,
+    port: Annotated[int, typer.Option(help=_review_help["port"])] = ReviewConfig.port,
+    token: Annotated[str | None, typer.Option(help=_review_help["token"])] = None,
+) -> None:
+    """Check and correct the verifier's step verdicts in the browser; every label is appended to --labels at once."""
+    from genprm.review.app import review as run_review
+
+    config = ReviewConfig(scored=str(scored), labels=str(labels or ""), host=host, port=port, token=token)
+    raise typer.Exit(run_review(config))
 
 
 def _backend_options(backend: str, dtype: str, base_url: str | None, tokenizer: str | None,

@@ -6,7 +6,8 @@ The rule (also said on the page):
        flags a step, or the answer is wrong and the verifier flags none;
     2. then by how sure the verifier is of its least-sure step: the step score closest to the threshold first;
     3. ties keep the scored file's order.
-Inside a solution the steps stay in order; the cursor starts on the least-sure step not yet labelled.
+Inside a solution the steps stay in order (a step is judged after the ones it builds on); the least-sure one is
+marked, and the cursor starts on the first step not yet labelled.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Any
 
 from genprm.types import VerificationResult
 
-RULE = ("Order: solutions where the final-answer check and the verifier disagree come first; then the ones whose "
-        "least-sure step (score closest to the threshold) is closest; ties keep the file's order. The cursor starts "
-        "on the least-sure step not yet labelled (marked ◆).")
+RULE = ("Order: solutions where the final-answer check and the verifier disagree (⚠) come first; then by the "
+        "verifier's least-sure step (◆: the score closest to the threshold; the number in the list is that "
+        "distance), least sure first; ties keep the file's order. Steps stay in reading order.")
 
 
 def answer_check(result: VerificationResult) -> bool | None:

@@ -106,7 +106,7 @@ class Tab:
     def key(self, key: str) -> None:
         """One key press, as the keyboard sends it (a trusted event: the page cannot tell it from a person's)."""
         named = {"Enter": ("\r", 13), "Escape": ("", 27)}
-        text, code = named.get(key, (key, ord(key.upper()) if key.isalnum() else 0))
+        text, code = named[key] if key in named else (key, ord(key.upper()) if key.isalnum() else 0)
         modifiers = 8 if key.isupper() or key == "?" else 0  # shift
         base = {"key": key, "windowsVirtualKeyCode": code, "modifiers": modifiers}
         self.send("Input.dispatchKeyEvent", {"type": "keyDown", **base, **({"text": text} if text else {})})
@@ -129,14 +129,11 @@ class Tab:
 def chromium() -> Iterator[Browser]:
     """A headless chromium with a throwaway profile; closed (and its process stopped) afterwards."""
     binary = chromium_binary()
-    with tempfile.TemporaryDirectory() as profile, \
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile, \
             running([binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
                     r"DevTools listening on (ws://\S+)", timeout=60) as started:
-        ws = connect(started.match.group(1), max_size=None, open_timeout=30)
-        try:
+        with connect(started.match.group(1), max_size=None, open_timeout=30) as ws:
             yield Browser(ws)
-        finally:
-            ws.close()
 
 
 if __name__ == "__main__":  # a manual check: python tests/review/cdp.py URL

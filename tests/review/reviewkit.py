@@ -33,7 +33,7 @@ def genprm_review(scored: Path, labels: Path, *flags: str) -> Iterator[Reviewing
     """Run `genprm review SCORED --labels LABELS --port 0 FLAGS` until it prints its URL; stop it afterwards."""
     command = [sys.executable, "-m", "genprm.cli", "review", str(scored), "--labels", str(labels), "--port", "0",
                *flags]
-    with running(command, r"genprm: (?:review on|error: .* the page at) (http://\S+)", timeout=120) as started:
+    with running(command, r"genprm: (?:review on|error: .*the page at) (http://\S+)", timeout=120) as started:
         yield Reviewing(started.match.group(1), started.match.string.strip(), started.process)
 
 

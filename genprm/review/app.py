@@ -60,7 +60,9 @@ class Review:
     def __init__(self, config: ReviewConfig) -> None:
         from genprm.eval.scored import load_results
 
-        self.config, self.error, self.items, self.log = config, None, [], None
+        self.config, self.error, self.log = config, None, None
+        self.items: list[dict[str, Any]] = []
+        self.results: dict[str, Any] = {}
         self.torn = 0
         try:
             results = load_results(config.scored)
@@ -206,4 +208,9 @@ def review(config: ReviewConfig) -> int:
         server.run(sockets=[sock])
     finally:
         sock.close()
+    if loaded.log is not None and not loaded.error:
+        loaded.log.refresh()
+        say(f"{len(loaded.log.state)} solutions with labels in {config.labels}; train on them with `genprm distill "
+            f"real --labelled {config.labels}`, score the verifier with `genprm eval {config.scored} --gold "
+            f"{config.labels}`")
     return 2 if loaded.error else 0

@@ -21,6 +21,9 @@ from genprm.review.labels import read_labels
 
 STEPS = "[...document.querySelectorAll('li.step')]"
 ROOT = Path(__file__).parents[2]
+# Choose a filter's value as a person does (a change event); the number of solutions it leaves.
+FILTER = "((id, v) => { const f = document.getElementById(id); f.value = v; f.dispatchEvent(new Event('change')); " \
+         "return S.view.length; })"
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +83,13 @@ def test_label_with_the_keyboard_reload_and_two_tabs(browser, tmp_path) -> None:
             "1/8 solutions done · 4/32 steps labelled")
         assert tab.eval("document.getElementById('agreement').textContent").startswith(
             "you and the verifier agree on 2/3 steps (67%) · it missed 1 wrong, flagged 0 right")
+
+        # The filters: the verifier's disagreements with the answer check; solutions done.
+        assert tab.eval(f"{FILTER}('f-verifier', 'disagree')") == 3
+        assert tab.eval(f"{FILTER}('f-state', 'done')") == 1 and on_screen(tab) == first
+        assert tab.eval(f"{FILTER}('f-verifier', '')") == 1 and tab.eval(f"{FILTER}('f-state', '')") == 8
+        assert on_screen(tab) == first
+        tab.keys("J")
 
         # A second tab on the same file: its label reaches the first tab, and neither loses the other's.
         other = browser.tab(server.url)

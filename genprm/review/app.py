@@ -206,6 +206,8 @@ def review(config: ReviewConfig) -> int:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a review ends (uvicorn raises it again once it has shut down)
     finally:
         sock.close()
     if loaded.log is not None and not loaded.error:

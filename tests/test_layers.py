@@ -20,14 +20,14 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "core": (
         "genprm.errors", "genprm.types", "genprm.config", "genprm.scoring", "genprm.jsonl", "genprm.data",
         "genprm.batch", "genprm.answers", "genprm.render", "genprm.backends", "genprm.arithmetic", "genprm.claims",
-        "genprm.prompts", "genprm.models",
+        "genprm.prompts", "genprm.models", "genprm.labels",
     ),
     # The registry resolves a model's settings into a config and checks its protocol by loading it.
     "protocols": ("genprm.protocols", "genprm.registry"),
     "engines": ("genprm.verifier", "genprm.search", "genprm.distill", "genprm.eval"),
     "entry points": (
         "genprm",  # the package itself: the public API, which re-exports the verifier
-        "genprm.cli", "genprm.serve", "genprm.integrations", "genprm.distributed",
+        "genprm.cli", "genprm.serve", "genprm.integrations", "genprm.distributed", "genprm.review",
     ),
 }
 SAME_UNIT: dict[str, str] = {}

@@ -6,7 +6,7 @@ cache) and distill.
 
 from __future__ import annotations
 
-from genprm.cli import catalog, distill, evaluate, search, serve, verify  # noqa: F401  (each registers its commands)
+from genprm.cli import catalog, distill, evaluate, review, search, serve, verify  # noqa: F401  (each registers its commands)
 from genprm.cli.common import app, say
 from genprm.errors import GenPRMError
 

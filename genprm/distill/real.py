@@ -17,7 +17,8 @@ Sources (see ../shared/data/SOURCES.md):
                    (threshold calibration) and held-out test (evaluation only)
     mathcritique   a GPT-4 verdict and explanation per step
     labelled       any labelled solutions (e.g. `corrupt`'s error-injected GSM8K), so one mix can keep what the
-                   injected errors teach; no explanations, so only the direct objective (or code checks) fits them
+                   injected errors teach; no explanations, so only the direct objective (or code checks) fits them.
+                   A `genprm review` labels file is read with its own reader (`read_labelled`)
 Mixing: `total` solutions, shared among the sources by their weights (a source short of its share gives all it has).
 """
 
@@ -58,8 +59,8 @@ class RealConfig:
     mrben: str = field(default=f"{_DATA}/mrben_math.jsonl", metadata={"help": "Mr-Ben math ('' to skip)."})
     mathcritique: str = field(default=f"{_DATA}/mathcritique_gsm8k.jsonl,{_DATA}/mathcritique_math.jsonl",
                               metadata={"help": "MathCritique files, comma-separated ('' to skip)."})
-    labelled: str = field(default="", metadata={"help": "Labelled solutions JSONL, e.g. corrupt's output ('' to "
-                                                        "skip)."})
+    labelled: str = field(default="", metadata={"help": "Labelled solutions JSONL, e.g. corrupt's output or a "
+                                                        "`genprm review` labels file ('' to skip)."})
     prm800k_weight: float = field(default=1.0, metadata={"help": "Share of PRM800K in the mix."})
     mrben_weight: float = field(default=1.0, metadata={"help": "Share of Mr-Ben (train split) in the mix."})
     mathcritique_weight: float = field(default=1.0, metadata={"help": "Share of MathCritique in the mix."})
@@ -143,6 +144,17 @@ def read_mathcritique(path: str | Path) -> list[Solution]:
     return out
 
 
+def read_labelled(path: str | Path) -> list[Solution]:
+    """Labelled solutions (rows in genprm's `steps` shape, e.g. corrupt's output), or a `genprm review` labels file:
+    each solution's latest labels (`genprm.labels.read_labels`), cut to the steps a person judged, up to the
+    first wrong one (`trainable`)."""
+    from genprm.labels import is_labels_file, read_labels, trainable
+
+    if is_labels_file(path):
+        return [t for s in read_labels(path) if (t := trainable(s)) is not None]
+    return [Solution.from_dict(r) for r in read_rows(path, empty_ok=True)]
+
+
 def split_by_question(solutions: Sequence[Solution], dev: float, test: float,
                       seed: int = 0) -> dict[str, list[Solution]]:
     """train/dev/test by question (solutions of one problem stay together), fixed by `seed`."""
@@ -210,7 +222,7 @@ def mix(config: RealConfig) -> dict[str, list[Solution]]:
     if config.mathcritique and config.mathcritique_weight > 0:
         available["mathcritique"] = [s for p in config.mathcritique.split(",") if p for s in read_mathcritique(p)]
     if config.labelled and config.labelled_weight > 0:
-        available["labelled"] = [Solution.from_dict(r) for r in read_rows(config.labelled, empty_ok=True)]
+        available["labelled"] = read_labelled(config.labelled)
     weights = {s: getattr(config, f"{s}_weight") for s in available}
     total_weight = sum(weights.values()) or 1.0
     out = {}

@@ -16,6 +16,7 @@ from typing import Any
 from genprm.data import FORMATS, detect_format, load_solutions
 from genprm.errors import ConfigError, InputError
 from genprm.jsonl import iter_rows
+from genprm.labels import is_labels_file, read_labels
 from genprm.types import Solution, VerificationResult
 
 
@@ -61,15 +62,26 @@ def load_results(path: str | Path) -> list[VerificationResult]:
 
 def with_gold(results: Sequence[VerificationResult], gold_path: str | Path, format: str = "auto",
               ) -> list[VerificationResult]:
-    """Replace each result's labels by those of the solution with the same id in `gold_path`.
+    """Replace each result's labels by those of the solution with the same id in `gold_path`. A `genprm review`
+    labels file (genprm.labels) keeps only the results a person labelled.
 
     Raises:
         InputError: a scored id is missing from the gold file, an id is duplicated there, or the step counts differ.
     """
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}", str(gold_path))
+    if format == "auto" and is_labels_file(gold_path):
+        # A person's labels from `genprm review`: the verifier is scored on the solutions they labelled.
+        solutions = read_labels(gold_path)
+        labelled = {s.id for s in solutions}
+        results = [r for r in results if r.id in labelled]
+        if not results:
+            raise InputError("no scored id has labels in this `genprm review` labels file; was it made from "
+                             "another scored file?", str(gold_path))
+    else:
+        solutions = load_solutions(gold_path, format)
     gold: dict[str, Solution] = {}
-    for s in load_solutions(gold_path, format):
+    for s in solutions:
         if s.id in gold:
             raise InputError(f"id {s.id!r} appears twice", str(gold_path))
         gold[s.id] = s

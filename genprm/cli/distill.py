@@ -88,7 +88,7 @@ def real(stage: RealConfig) -> None:
 @command(distill_app, name="eval", stage=DistillEvalConfig)
 def eval_command(stage: DistillEvalConfig) -> None:
     """Base vs shipped vs new on held-out data: ProcessBench F1, step AUROC, outcome AUROC."""
-    from genprm.distill.evaluate import eval_stage
+    from genprm.distill.heldout import eval_stage
 
     options = asdict(stage)
     options["prmbench_files"] = list(options.pop("prmbench")) or None
@@ -103,6 +103,6 @@ class RunArgs:
 @command(distill_app, args=RunArgs)
 def run(args: RunArgs) -> None:
     """Run the stages of a config file in order, each skipping work already done."""
-    from genprm.distill.run import run_pipeline
+    from genprm.distill.pipeline import run_pipeline
 
     run_pipeline(args.config, log=log)

@@ -55,7 +55,7 @@ class ReportArgs:
 @command(app, name="eval", args=EvalArgs, gold=Gold)
 def eval_command(args: EvalArgs, gold: Gold) -> None:
     """Benchmark metrics of scored files: ProcessBench F1, PRMBench score, outcome AUROC; JSON, markdown, PNG."""
-    from genprm.eval.commands import eval_files
+    from genprm.eval.files import eval_files
 
     output = eval_files(args.paths, args.out_dir, gold.gold, gold.gold_format, args.by, args.threshold,
                         args.tune_threshold, args.plots)
@@ -68,7 +68,7 @@ def eval_command(args: EvalArgs, gold: Gold) -> None:
 @command(app, args=RerankArgs, gold=Gold)
 def rerank(args: RerankArgs, gold: Gold) -> None:
     """Best-of-N: accuracy against N for the verifier, reward-weighted vote, majority vote and a random pick."""
-    from genprm.eval.commands import rerank_files
+    from genprm.eval.files import rerank_files
 
     output = rerank_files(args.paths, args.out_dir, gold.gold, gold.gold_format, args.seed)
     print(output.markdown)
@@ -78,7 +78,7 @@ def rerank(args: RerankArgs, gold: Gold) -> None:
 @command(app, args=ReportArgs, gold=Gold)
 def report(args: ReportArgs, gold: Gold) -> None:
     """One self-contained HTML page: metrics and plots on top, then every solution's steps coloured by score."""
-    from genprm.eval.commands import report_files
+    from genprm.eval.files import report_files
 
     output = report_files(args.paths, args.out, gold.gold, gold.gold_format, args.by, args.threshold,
                           args.max_solutions)

@@ -14,7 +14,7 @@ from genprm.cli.common import app, progress_bar, say
 from genprm.cli.flags import Prefixed, command
 from genprm.config import VerifierConfig
 from genprm.errors import GenPRMError
-from genprm.search.config import SearchConfig
+from genprm.search.search_config import SearchConfig
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ Everything here reads what `genprm verify --out` writes and never loads a model.
 `table` (markdown), `plots` (matplotlib), `report` (HTML), `commands` (files in, files out; what the CLI calls).
 """
 
-from genprm.eval.commands import eval_files, report_files, rerank_files
 from genprm.eval.evaluate import evaluate
+from genprm.eval.files import eval_files, report_files, rerank_files
 from genprm.eval.rerank import rerank
 from genprm.eval.scored import load_scored
 

@@ -14,7 +14,7 @@
 from importlib import import_module
 from typing import Any
 
-from genprm.search.config import STRATEGIES, SearchConfig
+from genprm.search.search_config import STRATEGIES, SearchConfig
 
 # The rest is imported on first use, so the CLI (which needs SearchConfig for its flags) starts fast.
 _LAZY = {"Policy": "policy", "Problem": "problems", "read_problems": "problems", "SearchCandidate": "result",

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 from genprm.backends.base import GenerateRequest
 from genprm.scoring import aggregate
-from genprm.search.config import SearchConfig
 from genprm.search.policy import Policy
 from genprm.search.problems import Problem
 from genprm.search.result import Attempt, Searched
 from genprm.search.scorer import StepScorer
+from genprm.search.search_config import SearchConfig
 from genprm.types import VerificationResult
 
 

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 from genprm.backends.base import GenerateRequest, Generation
 from genprm.scoring import aggregate
-from genprm.search.config import SearchConfig
 from genprm.search.policy import Policy
 from genprm.search.problems import Problem
 from genprm.search.result import Attempt, Searched
 from genprm.search.scorer import StepScorer
+from genprm.search.search_config import SearchConfig
 
 
 def best_of_n(problems: Sequence[Problem], policy: Policy, scorer: StepScorer, config: SearchConfig) -> list[Searched]:

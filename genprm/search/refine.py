@@ -14,11 +14,11 @@ from collections.abc import Sequence
 
 from genprm.backends.base import GenerateRequest
 from genprm.search.best_of_n import sample_seed, verify_solutions
-from genprm.search.config import SearchConfig
 from genprm.search.policy import Policy
 from genprm.search.problems import Problem
 from genprm.search.result import Attempt, Searched
 from genprm.search.scorer import StepScorer
+from genprm.search.search_config import SearchConfig
 
 
 def refine(problems: Sequence[Problem], policy: Policy, scorer: StepScorer, config: SearchConfig) -> list[Searched]:

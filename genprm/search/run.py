@@ -19,12 +19,12 @@ from genprm.config import VerifierConfig
 from genprm.jsonl import JsonlWriter
 from genprm.search.beam import beam_search
 from genprm.search.best_of_n import best_of_n
-from genprm.search.config import SearchConfig
 from genprm.search.policy import Policy
 from genprm.search.problems import Problem, read_problems
 from genprm.search.refine import refine
 from genprm.search.result import Searched, SearchResult, grade
 from genprm.search.scorer import StepScorer
+from genprm.search.search_config import SearchConfig
 from genprm.verifier import Verifier
 
 Strategy = Callable[[Sequence[Problem], Policy, StepScorer, SearchConfig], list[Searched]]

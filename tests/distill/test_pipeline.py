@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from genprm.cli import main
-from genprm.distill.run import plan
+from genprm.distill.pipeline import plan
 from genprm.errors import ConfigError
 from genprm.jsonl import read_rows
 
@@ -57,7 +57,7 @@ def test_plan_chains_each_stage_to_the_previous_output(tmp_path: Path) -> None:
 
 
 def test_example_config_is_valid() -> None:
-    from genprm.distill.run import load_config
+    from genprm.distill.pipeline import load_config
 
     config = load_config(Path(__file__).resolve().parents[2] / "configs" / "distill-gsm8k.toml")
     names = [name for name, _ in plan(config)]

@@ -181,7 +181,7 @@ def test_direct_verdict_loss_falls_on_a_tiny_run(tmp_path) -> None:
 
 
 def test_threshold_is_calibrated_on_the_dev_split_for_f1() -> None:
-    from genprm.distill.evaluate import calibrate_threshold, metrics
+    from genprm.distill.heldout import calibrate_threshold, metrics
     from genprm.types import Solution, StepVerdict, VerificationResult
 
     def result(label: int, scores: list[float]) -> VerificationResult:
@@ -197,21 +197,21 @@ def test_threshold_is_calibrated_on_the_dev_split_for_f1() -> None:
 
 
 def test_a_config_chains_real_into_filter_and_train() -> None:
-    from genprm.distill.run import plan
+    from genprm.distill.pipeline import plan
 
     steps = dict(plan({"work_dir": "w", "real": {"total": 10, "mrben_weight": 0.5}, "filter": {}, "train": {}}))
     assert steps["real"]["out"] == "w/real.jsonl" and steps["filter"]["path"] == "w/real.jsonl"
     assert steps["train"]["data"] == "w/kept.jsonl"
     with pytest.raises(ConfigError, match=r"\[real\] keys"):
         plan({"real": {"mrben_weigth": 0.5}})
-    from genprm.distill.run import load_config
+    from genprm.distill.pipeline import load_config
 
     shipped_recipe = load_config(Path(__file__).resolve().parents[2] / "configs" / "distill-real.toml")
     assert [name for name, _ in plan(shipped_recipe)] == ["corrupt", "real", "filter", "train"]
 
 
 def test_learned_verdicts_combined_with_the_code_evidence(sandbox) -> None:
-    from genprm.distill.evaluate import metrics, with_code_evidence
+    from genprm.distill.heldout import metrics, with_code_evidence
     from genprm.types import Solution, StepVerdict, VerificationResult
 
     solution = Solution("Ana buys 4 pens at $3 and pays with $20. Her change?",

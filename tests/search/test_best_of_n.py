@@ -7,7 +7,7 @@ import pytest
 from search_scripted import PROBLEM
 
 from genprm.search import SearchConfig, search
-from genprm.search.evaluate import scaling_table
+from genprm.search.scaling import scaling_table
 
 SAMPLES = ["3 + 4 = 7.\n\nThe answer is 7.", "3 + 4 = 8.\n\nThe answer is 8.", "3 * 4 = 12.\n\nThe answer is 12.",
            "3 + 4 = 8!\n\nThe answer is 8."]

@@ -24,7 +24,7 @@ ORDER = ("corrupt", "mc", "synth", "real", "filter", "train", "eval")
 
 
 def _stage_functions() -> dict[str, Callable[..., Any]]:
-    from genprm.distill.evaluate import eval_stage
+    from genprm.distill.heldout import eval_stage
 
     return {"corrupt": stages.corrupt_file, "mc": stages.mc_file, "synth": stages.synth_file,
             "real": stages.real_file, "filter": stages.filter_file, "train": _train_stage, "eval": eval_stage}

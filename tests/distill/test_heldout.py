@@ -9,7 +9,7 @@ from distill_samples import RIGHT, WRONG
 
 from genprm.config import VerifierConfig
 from genprm.data import load_solutions
-from genprm.distill.evaluate import evaluate_models, metrics
+from genprm.distill.heldout import evaluate_models, metrics
 
 REAL = Path(__file__).parents[2] / "bench" / "data" / "gsm8k_real_labelled.jsonl"
 

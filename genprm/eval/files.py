@@ -38,7 +38,7 @@ def eval_files(paths: Sequence[Path], out_dir: Path | None, gold: Path | None = 
     """Evaluate scored files; write `metrics.json` and plots into `out_dir` (None: write nothing).
 
     Given `genprm search` results instead, write `search.json` and `accuracy_vs_tokens.png` (see `search_files`)."""
-    from genprm.search.evaluate import is_search_results
+    from genprm.search.scaling import is_search_results
 
     if paths and all(is_search_results(p) for p in paths):
         return search_files(paths, out_dir, make_plots)
@@ -75,7 +75,7 @@ def eval_plots(samples: Sequence[Scored], metrics: dict[str, Any]) -> dict[str, 
 def search_files(paths: Sequence[Path], out_dir: Path | None, make_plots: bool = True) -> Output:
     """Accuracy against generated tokens of `genprm search` results (one run per file): `search.json` and
     `accuracy_vs_tokens.png` in `out_dir`."""
-    from genprm.search.evaluate import load_search_results, scaling_markdown, scaling_table
+    from genprm.search.scaling import load_search_results, scaling_markdown, scaling_table
 
     table = scaling_table(load_search_results(paths))
     output = Output(table, scaling_markdown(table))

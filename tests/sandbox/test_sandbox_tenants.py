@@ -138,9 +138,8 @@ def test_every_live_child_has_its_own_uid(pools: tuple[Sandbox, Sandbox]) -> Non
 def test_pools_in_two_processes_never_share_a_uid(pools: tuple[Sandbox, Sandbox]) -> None:
     a, b = pools
     root = str(Path(__file__).resolve().parents[2])
-    code = ("import json, sys; sys.path.insert(0, %r); from sandbox import Sandbox\n"
-            "sb = Sandbox(workers=2).start()\nprint(json.dumps(sb.uids), flush=True)\nsys.stdin.read()\nsb.close()"
-            % root)
+    code = (f"import json, sys; sys.path.insert(0, {root!r}); from sandbox import Sandbox\n"
+            "sb = Sandbox(workers=2).start()\nprint(json.dumps(sb.uids), flush=True)\nsys.stdin.read()\nsb.close()")
     p = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout is not None

@@ -46,7 +46,7 @@ REQ_FD, CTL_FD = 3, 4  # where a session child keeps its request and ctl pipes
 # snippet touches: the SymPy core, the printers, the interpreter's own. Its results are in the zygote's SymPy cache
 # (the worker's warm-up made them), so it computes next to nothing. (It avoids `import *`, which would write to
 # ~700 pages, one reference count in each exported object: see `star_namespace`.)
-# Run one statement at a time, and only while no request is waiting: under load it costs nothing (see `prewarm`).
+# Run only when the worker is idle, one statement at a time, stopping when a request comes (see `prewarm`).
 PREWARM = (
     "import sympy as s",
     "x, y, z = s.symbols('x y z')",
@@ -71,7 +71,6 @@ class ChildPlan:
     ruleset_fd: int | None  # Landlock, built once by the worker (write access: the workdir's parent, see below)
     landlock_reads: list[str] | None  # without a tmpfs layer: the child builds its own ruleset from these
     seccomp: Filter | None
-    prewarm: bool
     star_ns: dict[str, object] | None  # a script's namespace after `from sympy import *`, made by the worker
 
 
@@ -106,8 +105,9 @@ def confine(plan: ChildPlan, parent_pid: int, workdir: str, uid: int) -> None:
 def prewarm(req_fd: int) -> None:
     """Fault in the pages most snippets touch, one statement at a time, stopping as soon as a request is waiting.
 
-    The copy-on-write faults move off the request's path when the worker has a spare moment; when requests come
-    back to back the spare is asked before it starts, and the warm-up (about 2 ms of CPU) is skipped."""
+    The worker asks for it only when it has had no request for a moment (see `worker.IDLE_BEFORE_PREWARM_S`): the
+    copy-on-write faults then move off the next request's path. Under load it never runs: it costs ~6 ms of CPU,
+    of which a SymPy snippet would have paid only ~2 ms itself."""
     poller = select.poll()
     poller.register(req_fd, select.POLLIN)
     ns: dict[str, object] = {"__name__": "__prewarm__"}
@@ -275,12 +275,14 @@ def main(plan: ChildPlan, parent_pid: int, workdir: str, uid: int, req_fd: int, 
         except BaseException as e:
             os.write(ctl_fd, f"{type(e).__name__}: {e}".encode()[:4000])
             os._exit(EXIT_SETUP_FAILED)
-        if plan.prewarm:
+        while True:
+            try:
+                req = read_frame(req_fd)
+            except EOFError:  # the worker closed the pipe without a request: it is going away
+                os._exit(0)
+            if not req.get("prewarm"):
+                break
             prewarm(req_fd)
-        try:
-            req = read_frame(req_fd)
-        except EOFError:  # the worker closed the pipe without a request: it is going away
-            os._exit(0)
         os.dup2(out_fd, 1)
         os.dup2(err_fd, 2)
         if req.get("session"):

@@ -43,7 +43,8 @@ from .zygote import Zygote, ZygoteLost
 WORK_BASE = "/tmp"  # in the worker's own mount namespace a small tmpfs covers it; the host's /tmp is untouched
 WORKDIR = "/tmp/sandbox"  # a child's cwd, as the child sees it
 ROOT = "/tmp/root"  # the skeleton root children chroot into (rootfs layer)
-SPARE_READY_S = 60.0  # how long a spare child may take to confine itself and warm up on a loaded machine
+SPARE_READY_S = 60.0  # how long a spare child may take to confine itself on a loaded machine
+IDLE_BEFORE_PREWARM_S = 0.02  # no request for this long after a reply: the worker is idle, let the spare warm up
 WARMUP = """\
 from sympy import *
 x, y, z = symbols('x y z')
@@ -123,7 +124,7 @@ def _setup(cfg: dict[str, Any]) -> tuple[ChildPlan, dict[str, bool], list[str]]:
         snippet_cpu=snippet_cpu, switch_user=switch_user,
         ruleset_fd=ruleset_fd if isinstance(ruleset_fd, int) else None, landlock_reads=landlock_reads,
         seccomp=seccomp_filter if seccomp_filter is not True else None,
-        prewarm=bool(cfg.get("prewarm", True)), star_ns=_star_namespace())
+        star_ns=_star_namespace())
     return plan, active, problems
 
 
@@ -313,15 +314,22 @@ def main() -> None:
         write_frame(ctl_out, {"type": "fatal", "error": f"{type(e).__name__}: {e}"})
         return
     write_frame(ctl_out, {"type": "ready", "layers": active, "problems": problems, "pid": os.getpid()})
-    serve(zygote, uids, sessions, spare, ctl_in, ctl_out, int(cfg["max_output"]))
+    serve(zygote, uids, sessions, spare, ctl_in, ctl_out, int(cfg["max_output"]), bool(cfg["prewarm"]))
 
 
 def serve(zygote: Zygote, uids: Uids, sessions: Sessions, spare: Child | None, ctl_in: int, ctl_out: int,
-          max_output: int) -> None:
-    """Answer requests until the supervisor closes the channel; end idle sessions in between."""
+          max_output: int, prewarm: bool) -> None:
+    """Answer requests until the supervisor closes the channel; warm the spare up and end idle sessions in
+    between."""
     poller = select.poll()
     poller.register(ctl_in, select.POLLIN)
     while spare is not None:
+        if prewarm and not spare.extra.get("prewarm") and not poller.poll(IDLE_BEFORE_PREWARM_S * 1000):
+            spare.extra["prewarm"] = True  # idle: the spare faults in the usual pages now, not on the next request
+            try:
+                write_frame(spare.req_w, {"prewarm": True})
+            except OSError:
+                pass  # it died; the next request finds out
         wait_s = sessions.next_expiry_s()
         if not poller.poll(None if wait_s is None else wait_s * 1000 + 1):
             sessions.expire()

@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,10 +37,17 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _zygote_and_children(sb: Sandbox) -> tuple[int, list[int]]:
+def _zygote_and_children(sb: Sandbox, settle_s: float = 10.0) -> tuple[int, list[int]]:
+    """The zygote of `sb`'s one worker and its children, once each child has confined itself (a spare forked just
+    now is still root, setting its limits, for a moment)."""
     (worker,) = sb.worker_pids()
     (zygote,) = _children(worker)
-    return zygote, _children(zygote)
+    deadline = time.monotonic() + settle_s
+    while True:
+        kids = _children(zygote)
+        if all(_uid(k) in sb.uids for k in kids) or time.monotonic() > deadline:
+            return zygote, kids
+        time.sleep(0.02)
 
 
 def _state(pid: int) -> tuple[object, ...]:

@@ -1,14 +1,18 @@
-"""Throughput and latency of the sandbox pool vs in-process `exec` and a cold `python -c` per snippet.
+"""Sessions and single snippets: the sandbox pool (every layer on) vs in-process `exec`, side by side in one run.
 
-Run:  .venv/bin/python bench/sandbox_pool.py            (about 30 s on 2 cores)
-      .venv/bin/python bench/sandbox_pool.py --pool 2000 --cold 40
+Run:  .venv/bin/python bench/sandbox_pool.py                 (about a minute on 2 cores)
+      .venv/bin/python bench/sandbox_pool.py --breakdown     (adds where a single snippet's CPU time goes)
 
-Every mode runs the same sympy snippet from CLIENTS threads at once; latency is per snippet as a client sees it
-(dispatch to result). The pool runs with every isolation layer the machine supports (printed). In-process is
-GenPRM's way: `exec` in the caller's interpreter with stdout redirected, no isolation at all (and, since
-`sys.stdout` is process-global, one snippet at a time). The modes run interleaved in rounds, so machine noise
-(other jobs on shared cores) hits them alike; the ratios are the figures to compare.
-Goal: the pool, every layer on, at least as fast as in-process exec; >= 20x the cold subprocess.
+In-process is GenPRM's way: `exec` in the caller's interpreter with stdout redirected, one globals dict per
+solution, no isolation at all (and, since `sys.stdout` is process-global, one block at a time).
+- Sessions: SOLUTIONS solutions, each a chain of BLOCKS dependent SymPy blocks (each block re-imports SymPy, adds
+  a term to the running sum of the earlier blocks and prints it), run the way the verifier runs them: round k
+  runs block k of every solution, CLIENTS at a time; one `Sandbox.session()` per solution, opened at its first
+  block and closed after its last. Every block's output must equal in-process exec's, or the bench fails.
+- Single snippets: one SymPy snippet per request (the same one, and one with a fresh polynomial each time so no
+  result comes from a SymPy cache), CLIENTS at a time.
+The modes take turns in rounds, so machine noise (other jobs on shared cores) hits them alike: the ratios are the
+figures to compare. Goals: sessions >= 1x in-process exec at 8 and 24 blocks; single snippets >= 0.6x.
 """
 
 from __future__ import annotations
@@ -18,25 +22,28 @@ import contextlib
 import io
 import itertools
 import os
-import statistics
+import resource
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 # -- defaults --------------------------------------------------------------------------------------------------
 SNIPPET = "from sympy import *\nx = symbols('x')\nprint(factor(x**2 - 1))"
 EXPECTED = "(x - 1)*(x + 1)\n"
-# The same work with a different polynomial each time, so no result comes from the sympy cache that the
-# worker's warm-up (or an earlier snippet's parent state) filled: the honest figure for real verifier code.
 VARIED = "from sympy import *\nx, y = symbols('x y')\nprint(factor(x**2 - {k}**2*y**2))"
+FIRST_BLOCK = "from sympy import *\nx = symbols('x')\nacc = Integer({c})\nprint(acc)"
+NEXT_BLOCK = "from sympy import *\nterm = expand((x + {c} + {k})**2 - x**2)\nacc = acc + term\nprint(factor(acc))"
 WORKERS = 2  # pool workers
-CLIENTS = 2  # concurrent callers, for every mode
-N_POOL = 1000  # snippets per pool mode (and per in-process mode)
-N_COLD = 20  # snippets through cold subprocesses (each ~0.3 s)
-ROUNDS = 5  # the modes take turns this many times
+CLIENTS = 2  # concurrent callers, for every pool mode
+SOLUTIONS = 16  # sessions per round of the session modes
+BLOCKS = (8, 24)  # dependent blocks per solution
+N_SNIPPETS = 600  # single snippets per mode, over all rounds
+N_COLD = 10  # snippets through cold subprocesses (each ~0.3 s)
+ROUNDS = 3  # the modes take turns this many times
 WARMUP = 20  # pool snippets run before timing
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -44,66 +51,107 @@ from sandbox import Sandbox  # noqa: E402
 
 
 class Mode:
-    """Latencies and busy time of one mode, accumulated over rounds."""
+    """Latencies, wall time and CPU time of one mode, accumulated over rounds."""
 
-    def __init__(self, name: str, run: Callable[[str], str], varied: bool) -> None:
-        self.name, self.run, self.varied = name, run, varied
+    def __init__(self, name: str) -> None:
+        self.name = name
         self.lat: list[float] = []
         self.elapsed = 0.0
         self.cpu = 0.0
 
-    def one(self, k: int) -> bool:
-        if self.varied:
-            return self.run(VARIED.format(k=k)) == f"(x - {k}*y)*(x + {k}*y)\n"
-        return self.run(SNIPPET) == EXPECTED
-
-    def drive(self, n: int, clients: int, ks: itertools.count) -> None:
-        """Run n snippets from `clients` threads; add latencies, wall time and CPU time (ours + children's)."""
-        lock = threading.Lock()
-        left = [n]
-        failures = [0]
-
-        def client() -> None:
-            while True:
-                with lock:
-                    if left[0] == 0:
-                        return
-                    left[0] -= 1
-                    k = next(ks)
-                t = time.perf_counter()
-                ok = self.one(k)
-                dt = time.perf_counter() - t
-                with lock:
-                    self.lat.append(dt)
-                    failures[0] += not ok
-        threads = [threading.Thread(target=client) for _ in range(clients)]
-        cpu0 = _cpu_seconds()
-        start = time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
+    def timed(self, body: Callable[[], None]) -> None:
+        cpu0, start = _cpu_seconds(), time.perf_counter()
+        body()
         self.elapsed += time.perf_counter() - start
         self.cpu += _cpu_seconds() - cpu0
-        if failures[0]:
-            raise SystemExit(f"{self.name}: {failures[0]} of {n} snippets gave the wrong output")
 
     def row(self) -> str:
         lat = sorted(self.lat)
         n = len(lat)
-        return (f"{self.name:<36} {n:>5} {n / self.elapsed:>11.1f} {pct(lat, 0.5):>8.1f} {pct(lat, 0.99):>8.1f}"
-                f" {self.cpu / n * 1000:>8.1f}")
+        return (f"{self.name:<44} {n:>6} {n / self.elapsed:>9.1f} {pct(lat, 0.5):>8.2f} {pct(lat, 0.99):>8.2f}"
+                f" {self.cpu / n * 1000:>8.2f}")
 
     @property
     def rate(self) -> float:
         return len(self.lat) / self.elapsed
 
 
-def _cpu_seconds() -> float:
-    """CPU time of every process on the machine that is ours: this one and its descendants (workers, children).
+def session_blocks(c: int, blocks: int) -> list[str]:
+    return [FIRST_BLOCK.format(c=c)] + [NEXT_BLOCK.format(c=c, k=k) for k in range(1, blocks)]
 
-    Read from /proc so that still-running workers count (getrusage only sees reaped children).
-    """
+
+def drive_sessions_pool(m: Mode, sb: Sandbox, chains: list[list[str]], clients: int) -> list[list[str]]:
+    """Round k runs block k of every solution, `clients` at a time, each solution in its own session."""
+    outs: list[list[str]] = [[] for _ in chains]
+
+    def body() -> None:
+        sessions = [sb.session() for _ in chains]
+        with ThreadPoolExecutor(clients) as ex:
+            for k in range(len(chains[0])):
+                def one(i: int, k: int = k) -> None:
+                    t = time.perf_counter()
+                    r = sessions[i].run(chains[i][k])
+                    m.lat.append(time.perf_counter() - t)
+                    outs[i].append(r.stdout if r.ok else f"{r.status}: {r.stderr}")
+                list(ex.map(one, range(len(chains))))
+        for s in sessions:
+            s.close()
+    m.timed(body)
+    return outs
+
+
+def drive_sessions_inproc(m: Mode, chains: list[list[str]]) -> list[list[str]]:
+    """GenPRM's executor: one globals dict per solution, blocks in the same order as the pool runs them."""
+    outs: list[list[str]] = [[] for _ in chains]
+
+    def body() -> None:
+        namespaces: list[dict[str, object]] = [{"__name__": "__main__"} for _ in chains]
+        for k in range(len(chains[0])):
+            for i, chain in enumerate(chains):
+                t = time.perf_counter()
+                outs[i].append(in_process(chain[k], namespaces[i]))
+                m.lat.append(time.perf_counter() - t)
+    m.timed(body)
+    return outs
+
+
+def drive_snippets(m: Mode, run: Callable[[str], str], n: int, clients: int, ks: itertools.count,
+                   varied: bool) -> None:
+    lock = threading.Lock()
+    left = [n]
+    failures = [0]
+
+    def client() -> None:
+        while True:
+            with lock:
+                if left[0] == 0:
+                    return
+                left[0] -= 1
+                k = next(ks)
+            t = time.perf_counter()
+            if varied:
+                ok = run(VARIED.format(k=k)) == f"(x - {k}*y)*(x + {k}*y)\n"
+            else:
+                ok = run(SNIPPET) == EXPECTED
+            dt = time.perf_counter() - t
+            with lock:
+                m.lat.append(dt)
+                failures[0] += not ok
+
+    def body() -> None:
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    m.timed(body)
+    if failures[0]:
+        raise SystemExit(f"{m.name}: {failures[0]} of {n} snippets gave the wrong output")
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and all its descendants (workers, zygotes, children), from /proc, so that
+    still-running workers count (getrusage only sees reaped children)."""
     me = os.getpid()
     parents: dict[int, int] = {}
     ticks: dict[int, int] = {}
@@ -131,15 +179,15 @@ def pct(lat: list[float], q: float) -> float:
     return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000
 
 
-def in_process(code: str) -> str:
+_EXEC_LOCK = threading.Lock()
+
+
+def in_process(code: str, ns: dict[str, object] | None = None) -> str:
     """GenPRM's way: exec in this interpreter, stdout captured, no isolation (one at a time: stdout is global)."""
     buf = io.StringIO()
     with _EXEC_LOCK, contextlib.redirect_stdout(buf):
-        exec(compile(code, "<snippet>", "exec"), {"__name__": "__main__"})
+        exec(compile(code, "<snippet>", "exec"), ns if ns is not None else {"__name__": "__main__"})
     return buf.getvalue()
-
-
-_EXEC_LOCK = threading.Lock()
 
 
 def cold(code: str) -> str:
@@ -154,18 +202,76 @@ def cpu_name() -> str:
         return f"{os.cpu_count()} cores"
 
 
+def breakdown(n: int) -> None:
+    """Where a single snippet's CPU time goes: the same SymPy work in-process, in a bare fork of this (warm)
+    interpreter, and the fork itself; then the pool without any optional layer and without the warm-up."""
+    import builtins
+
+    star: dict[str, object] = {"__builtins__": builtins}
+    exec("from sympy import *", star)
+    body = compile("x = symbols('x')\nprint(factor(x**2 - 1))", "<snippet>", "exec")
+
+    def cpu() -> float:
+        a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+    def forked(run: bool) -> float:
+        c0 = cpu()
+        for _ in range(n):
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                if run:
+                    os.dup2(w, 1)
+                    exec(body, dict(star))
+                    sys.stdout.flush()
+                os._exit(0)
+            os.close(w)
+            os.read(r, 100)
+            os.close(r)
+            os.waitpid(pid, 0)
+        return (cpu() - c0) / n * 1000
+
+    c0 = cpu()
+    for _ in range(n):
+        in_process("x = symbols('x')\nprint(factor(x**2 - 1))", dict(star))
+    print("where a single snippet's CPU time goes (ms per snippet, measured here, same SymPy work):")
+    print(f"  in-process exec                              {(cpu() - c0) / n * 1000:6.2f}")
+    print(f"  fork + exit + wait of a warm interpreter     {forked(False):6.2f}")
+    print(f"  fork + the snippet in the child + exit       {forked(True):6.2f}  (the difference: copy-on-write)")
+    for label, kwargs in (("pool, no optional layer, no warm-up", {"layers": [], "prewarm": False}),
+                          ("pool, every layer, no warm-up", {"prewarm": False}),
+                          ("pool, every layer, warm-up while idle", {})):
+        with Sandbox(workers=1, timeout=5.0, **kwargs) as sb:  # type: ignore[arg-type]
+            for _ in range(WARMUP):
+                sb.run(SNIPPET)
+            c0 = _cpu_seconds()
+            for _ in range(n):
+                sb.run(SNIPPET)
+            print(f"  {label:<44} {(_cpu_seconds() - c0) / n * 1000:6.2f}  (all processes, one client)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pool", type=int, default=N_POOL)
+    ap.add_argument("--snippets", type=int, default=N_SNIPPETS)
+    ap.add_argument("--solutions", type=int, default=SOLUTIONS)
     ap.add_argument("--cold", type=int, default=N_COLD)
     ap.add_argument("--workers", type=int, default=WORKERS)
     ap.add_argument("--clients", type=int, default=CLIENTS)
     ap.add_argument("--rounds", type=int, default=ROUNDS)
+    ap.add_argument("--breakdown", action="store_true", help="also measure where a single snippet's time goes")
     args = ap.parse_args()
 
     print(f"cpu: {cpu_name()}; load average before: {os.getloadavg()[0]:.1f}")
     in_process(SNIPPET)  # import sympy here too, outside the timing
     ks = itertools.count(2)
+    cs = itertools.count(1)
+    session_modes = {b: (Mode(f"sessions, {b} blocks: pool"), Mode(f"sessions, {b} blocks: in-process exec"))
+                     for b in BLOCKS}
+    snippet_modes = [Mode(f"snippet: pool ({args.workers} workers)"), Mode("snippet: in-process exec"),
+                     Mode("snippet, varied: pool"), Mode("snippet, varied: in-process exec")]
+    cold_mode = Mode("snippet: cold python -c")
+    mismatches = 0
     with Sandbox(workers=args.workers, timeout=5.0) as sb:
         off = [k for k, v in sb.layers.items() if not v]
         print(f"layers: {', '.join(k for k, v in sb.layers.items() if v)}; off: {', '.join(off) or 'none'}")
@@ -174,27 +280,42 @@ def main() -> None:
 
         def pool(code: str) -> str:
             return sb.run(code).stdout
-        modes = [Mode(f"pool ({args.workers} workers, all layers)", pool, False),
-                 Mode("in-process exec (no isolation)", in_process, False),
-                 Mode("pool, varied polynomial", pool, True),
-                 Mode("in-process exec, varied polynomial", in_process, True)]
-        cold_mode = Mode("cold python -c per snippet", cold, False)
+        per_round = args.snippets // args.rounds
         for _ in range(args.rounds):
-            for m in modes:
-                m.drive(args.pool // args.rounds, args.clients, ks)
-            cold_mode.drive(args.cold // args.rounds, args.clients, ks)
+            for blocks, (pool_m, inproc_m) in session_modes.items():
+                chains = [session_blocks(next(cs) * 1000, blocks) for _ in range(args.solutions)]
+                got = drive_sessions_pool(pool_m, sb, chains, args.clients)
+                want = drive_sessions_inproc(inproc_m, chains)
+                mismatches += sum(a != b for g, w in zip(got, want, strict=True) for a, b in zip(g, w, strict=True))
+            for m, run, varied in zip(snippet_modes, (pool, in_process, pool, in_process), (False, False, True, True),
+                                      strict=True):
+                drive_snippets(m, run, per_round, args.clients if run is pool else 1, ks, varied)
+            if args.cold:
+                drive_snippets(cold_mode, cold, max(1, args.cold // args.rounds), args.clients, ks, False)
 
-    print(f"{'mode':<36} {'n':>5} {'snippets/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>8}")
-    for m in [*modes, cold_mode]:
+    print(f"{'mode':<44} {'n':>6} {'per s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>8}")
+    for pool_m, inproc_m in session_modes.values():
+        print(pool_m.row())
+        print(inproc_m.row())
+    for m in [*snippet_modes, *([cold_mode] if cold_mode.lat else [])]:
         print(m.row())
-    print("(cpu ms: CPU time per snippet of this process and all its descendants, from /proc)")
-    pool_m, inproc_m, pool_v, inproc_v = modes
-    for a, b in ((pool_m, inproc_m), (pool_v, inproc_v)):
-        print(f"ratio {a.name} / {b.name}: {a.rate / b.rate:.2f}x throughput, "
-              f"{statistics.median(b.lat) / statistics.median(a.lat):.2f}x lower median latency")
-    print(f"ratio pool / cold: {pool_m.rate / cold_mode.rate:.1f}x throughput, "
-          f"{statistics.median(cold_mode.lat) / statistics.median(pool_m.lat):.1f}x lower median latency")
+    print("(n: blocks or snippets; cpu ms: CPU time per block/snippet of this process and all its descendants)")
+    print(f"outputs differing from in-process exec: {mismatches}")
+    # Measured side by side, and what the CPU time per block allows: in-process exec uses one core (one block at
+    # a time), the pool up to min(workers, cores). On a shared machine the measured ratio drifts from the bound
+    # (more runnable processes get more of the contended cores), so both are printed.
+    lanes = min(args.workers, os.cpu_count() or 1)
+    pairs = [*session_modes.values(), tuple(snippet_modes[:2]), tuple(snippet_modes[2:])]
+    for a, b in pairs:
+        print(f"ratio {a.name} / in-process exec: {a.rate / b.rate:.2f}x measured, "
+              f"{lanes * (b.cpu / len(b.lat)) / (a.cpu / len(a.lat)):.2f}x by CPU time ({lanes} cores)")
+    if cold_mode.lat:
+        print(f"ratio snippet pool / cold: {snippet_modes[0].rate / cold_mode.rate:.1f}x throughput")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
+    if args.breakdown:
+        breakdown(200)
+    if mismatches:
+        raise SystemExit("the pool's outputs differ from in-process exec")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ SELF_TEST: list[tuple[str, str, Callable[[RunResult], bool]]] = [
      lambda r: r.stdout == "-1\n"),  # seccomp
     ("no host paths, no /proc", "import os\nprint(os.path.lexists('/etc'), os.path.lexists('/proc'))",
      lambda r: r.stdout == "False False\n"),  # rootfs
+    ("no rescheduling of others", "import os\nos.sched_setaffinity(1, {0})",  # seccomp, and a uid of its own
+     lambda r: r.status == "error" and "Permission" in r.stderr),
     ("pool still answers", "print(1 + 1)", lambda r: r.stdout == "2\n"),
 ]
 

@@ -1,5 +1,8 @@
-"""What runs in each child forked from a worker's zygote: confine itself, warm up, wait for its one request, run
-it, exit without cleanup.
+"""What runs in each child forked from a worker's zygote: confine itself, warm up, wait for its request, run it.
+
+A child serves either one snippet (then exits without cleanup) or a whole session: its blocks one after another in
+one namespace, each answered with a done marker on the `ctl` pipe (see `serve_session`), until the worker closes
+the request pipe or kills it.
 
 A child is forked ahead of its request (a "spare"), from a zygote that has never seen a request, so its memory
 holds nothing of any other request; it does all its set-up, and touches the pages of the interpreter and SymPy
@@ -8,39 +11,49 @@ that snippets use (copy-on-write faults), before the request exists. The request
 Order matters: setsid and fds first, the mount namespace, tmpfs and chroot while still root, rlimits before
 dropping the uid (RLIMIT_NPROC only counts once we are not root), no_new_privs before Landlock and seccomp (they
 require it), seccomp last because it forbids setsid/setrlimit used above. Any failure before the snippet starts is
-reported on the `ready` pipe and the child exits: a required layer never silently goes missing.
+reported on the `ctl` pipe and the child exits: a required layer never silently goes missing.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import fcntl
 import gc
-import json
 import linecache
 import os
+import resource
+import select
 import signal
+import struct
 import sys
 import traceback
 from dataclasses import dataclass
 from typing import NoReturn
 
 from . import landlock, layers, linux
+from .frames import read_frame
 from .seccomp import Filter
 
 EXIT_SETUP_FAILED = 125
 EXIT_NAME = "sbx-exit-"  # + the exit code: see `announce_exit`
 EXIT_MEMORY = 124  # a MemoryError; the worker reports status "memory" and returncode 1 (sys.exit(124) looks alike)
+# A session block's outcome, written on the ctl pipe once its output is flushed: b"D", kind, exit code.
+DONE = struct.Struct("=cBi")
+KIND_EXIT, KIND_MEMORY, KIND_TIMEOUT = 0, 1, 2  # exit: code 0 ok, else error (an exception is 1)
+REQ_FD, CTL_FD = 3, 4  # where a session child keeps its request and ctl pipes
 # Run by each spare child before its request, output discarded. It faults in (copy-on-write) pages that almost every
 # snippet touches: the SymPy core, the printers, the interpreter's own. Its results are in the zygote's SymPy cache
 # (the worker's warm-up made them), so it computes next to nothing. (It avoids `import *`, which would write to
 # ~700 pages, one reference count in each exported object: see `star_namespace`.)
-PREWARM = """\
-import sympy as s
-x, y, z = s.symbols('x y z')
-print(s.factor(x**2 - 1), s.expand((x + 1)**3), s.Rational(1, 3) + s.Rational(1, 6), s.sqrt(8), s.Eq(x + 1, 2))
-print([1.5], {'a': (1, 'b')})
-"""
+# Run only when the worker is idle, one statement at a time, stopping when a request comes (see `prewarm`).
+PREWARM = (
+    "import sympy as s",
+    "x, y, z = s.symbols('x y z')",
+    "print(s.factor(x**2 - 1), s.expand((x + 1)**3))",
+    "print(s.Rational(1, 3) + s.Rational(1, 6), s.sqrt(8), s.Eq(x + 1, 2))",
+    "print([1.5], {'a': (1, 'b')})",
+)
 
 
 @dataclass
@@ -49,25 +62,25 @@ class ChildPlan:
 
     workdir: str  # the child's cwd as it sees it
     mount_point: str | None  # host-side path where the child mounts its tmpfs workdir; None: no tmpfs layer
-    tmpfs_opts: str
+    tmpfs_opts: str  # without uid/gid: each child adds its own
     root: str | None  # chroot skeleton (host path); None: no rootfs layer
     stdin_fd: int  # /dev/null, opened read-write
-    limits: dict[int, int] | None
-    uid: int | None  # None: keep the current user
-    gid: int | None
+    limits: dict[int, int] | None  # RLIMIT_CPU here is a session's budget; one snippet lowers it to `snippet_cpu`
+    snippet_cpu: int
+    switch_user: bool  # False: keep the current user (each child's uid comes from its worker)
     ruleset_fd: int | None  # Landlock, built once by the worker (write access: the workdir's parent, see below)
     landlock_reads: list[str] | None  # without a tmpfs layer: the child builds its own ruleset from these
     seccomp: Filter | None
-    prewarm: bool
     star_ns: dict[str, object] | None  # a script's namespace after `from sympy import *`, made by the worker
 
 
-def confine(plan: ChildPlan, parent_pid: int, workdir: str, out_fd: int, err_fd: int) -> None:
+def confine(plan: ChildPlan, parent_pid: int, workdir: str, uid: int) -> None:
     os.setsid()  # own session and process group
     os.dup2(plan.stdin_fd, 0)
     os.dup2(plan.stdin_fd, 1)  # the warm-up's output goes nowhere; the snippet's pipes come after it
     os.dup2(plan.stdin_fd, 2)
-    layers.enter_workdir(plan.mount_point, plan.tmpfs_opts, plan.root, workdir)
+    owner = uid if plan.switch_user else os.getuid()
+    layers.enter_workdir(plan.mount_point, f"{plan.tmpfs_opts},uid={owner},gid={owner}", plan.root, workdir)
     os.environ.clear()  # already empty in the worker; kept so the guarantee does not hinge on it
     if "tempfile" in sys.modules:  # the worker's cached choice (/tmp) is not writable here; the workdir is
         sys.modules["tempfile"].tempdir = workdir
@@ -76,8 +89,8 @@ def confine(plan: ChildPlan, parent_pid: int, workdir: str, out_fd: int, err_fd:
         ruleset = landlock.build_ruleset(plan.landlock_reads, [workdir, "/dev/null"])
     if plan.limits is not None:
         layers.set_rlimits(plan.limits)
-    if plan.uid is not None and plan.gid is not None:
-        layers.drop_user(plan.uid, plan.gid)
+    if plan.switch_user:  # a uid of its own: no other live child of any pool shares it (see `uids.py`)
+        layers.drop_user(uid, uid)
     # After the uid change (which clears it): die with the zygote, so no snippet outlives its supervisor.
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent_pid:
@@ -87,23 +100,23 @@ def confine(plan: ChildPlan, parent_pid: int, workdir: str, out_fd: int, err_fd:
         landlock.restrict_self(ruleset)
     if plan.seccomp is not None:
         plan.seccomp.load()
-    if plan.prewarm:
-        exec(compile(PREWARM, "<prewarm>", "exec"), {"__name__": "__prewarm__"})
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os.dup2(out_fd, 1)
-    os.dup2(err_fd, 2)
 
 
-def read_request(req_fd: int) -> tuple[str, list[str]]:
-    """The request, written by the worker once it has one: JSON {"code": ..., "prelude": [...]} up to EOF."""
-    chunks = []
-    while chunk := os.read(req_fd, 1 << 20):
-        chunks.append(chunk)
-    if not chunks:  # the worker closed the pipe without a request: it is going away
-        os._exit(0)
-    req = json.loads(b"".join(chunks))
-    return req["code"], req.get("prelude") or []
+def prewarm(req_fd: int) -> None:
+    """Fault in the pages most snippets touch, one statement at a time, stopping as soon as a request is waiting.
+
+    The worker asks for it only when it has had no request for a moment (see `worker.IDLE_BEFORE_PREWARM_S`): the
+    copy-on-write faults then move off the next request's path. Under load it never runs: it costs ~6 ms of CPU,
+    of which a SymPy snippet would have paid only ~2 ms itself."""
+    poller = select.poll()
+    poller.register(req_fd, select.POLLIN)
+    ns: dict[str, object] = {"__name__": "__prewarm__"}
+    for stmt in PREWARM:
+        if poller.poll(0):
+            break
+        exec(compile(stmt, "<prewarm>", "exec"), ns)
+    sys.stdout.flush()
+    sys.stderr.flush()
 
 
 def _write_err(text: str) -> None:
@@ -149,38 +162,30 @@ def star_namespace(first_block: str, star_ns: dict[str, object] | None) -> tuple
     return star_ns, tree
 
 
-def _replay(prelude: list[str], ns: dict[str, object], first_tree: ast.Module | None) -> None:
-    """Re-run earlier session blocks with their output discarded; errors are ignored (see Session)."""
-    saved_out, saved_err = os.dup(1), os.dup(2)
-    os.dup2(0, 1)  # fd 0 is /dev/null opened read-write
-    os.dup2(0, 2)
-    try:
-        for i, block in enumerate(prelude):
-            try:
-                _exec_block(block, f"<block {i + 1}>", ns, first_tree if i == 0 else None)
-            except BaseException:
-                pass
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-    finally:
-        os.dup2(saved_out, 1)
-        os.dup2(saved_err, 2)
-        os.close(saved_out)
-        os.close(saved_err)
+class BlockTimeout(BaseException):
+    """Raised in a session block by SIGALRM at its timeout (a BaseException: `except Exception` does not stop it)."""
 
 
-def run(code: str, prelude: list[str], star_ns: dict[str, object] | None = None) -> NoReturn:
-    """Execute `code` like a script (after replaying `prelude`) and `_exit` with a meaningful code."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD):
-        signal.signal(sig, signal.SIG_DFL)
-    sys.argv = ["<snippet>"]
-    exit_code = 0
-    ns, first_tree = star_namespace(prelude[0] if prelude else code, star_ns)
+def _on_alarm(signum: int, frame: object) -> None:
+    raise BlockTimeout
+
+
+def _execute(code: str, ns: dict[str, object], tree: ast.Module | None, timeout: float | None,
+             keep_ns: bool) -> tuple[int, int]:
+    """Run one block like a script; return (kind, exit code). `timeout`: interrupt it (SIGALRM) after that long."""
+    kind, exit_code = KIND_EXIT, 0
     try:
-        if prelude:
-            _replay(prelude, ns, first_tree)
-        _exec_block(code, "<snippet>", ns, None if prelude else first_tree)
+        if timeout is not None:
+            signal.signal(signal.SIGALRM, _on_alarm)  # again each block: an earlier one may have replaced it
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            _exec_block(code, "<snippet>", ns, tree)
+        finally:
+            if timeout is not None:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+    except BlockTimeout:
+        _write_err("TimeoutError: the block was interrupted at its timeout\n")
+        kind, exit_code = KIND_TIMEOUT, 1
     except SystemExit as e:
         if e.code is None or isinstance(e.code, int):
             exit_code = e.code or 0
@@ -188,10 +193,11 @@ def run(code: str, prelude: list[str], star_ns: dict[str, object] | None = None)
             _write_err(f"{e.code}\n")
             exit_code = 1
     except MemoryError:
-        ns.clear()  # free what the snippet held so the traceback can be formatted
+        if not keep_ns:
+            ns.clear()  # free what the snippet held so the traceback can be formatted
         gc.collect()
         _write_err("MemoryError: the snippet exceeded its memory limit\n")
-        exit_code = EXIT_MEMORY
+        kind, exit_code = KIND_MEMORY, 1
     except BaseException as e:
         # Skip our own frames: the traceback starts in the snippet.
         tb = e.__traceback__
@@ -199,16 +205,51 @@ def run(code: str, prelude: list[str], star_ns: dict[str, object] | None = None)
             tb = tb.tb_next
         _write_err("".join(traceback.format_exception(type(e), e, tb)))
         exit_code = 1
-    try:
-        sys.stdout.flush()
-    except BaseException:
-        pass
-    try:
-        sys.stderr.flush()
-    except BaseException:
-        pass
-    announce_exit(exit_code & 0xFF)
-    os._exit(exit_code & 0xFF)  # no interpreter teardown: it is slow and the process dies anyway
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    return kind, exit_code & 0xFF
+
+
+def run(code: str, star_ns: dict[str, object] | None = None) -> NoReturn:
+    """Execute `code` like a script and `_exit` with a meaningful code."""
+    _script_signals()
+    ns, first_tree = star_namespace(code, star_ns)
+    kind, exit_code = _execute(code, ns, first_tree, None, keep_ns=False)
+    exit_code = EXIT_MEMORY if kind == KIND_MEMORY else exit_code
+    announce_exit(exit_code)
+    os._exit(exit_code)  # no interpreter teardown: it is slow and the process dies anyway
+
+
+def serve_session(req: dict[str, object], star_ns: dict[str, object] | None) -> NoReturn:
+    """Run a session's blocks in one namespace, each as it arrives on REQ_FD, until the worker closes it.
+
+    After each block its output is flushed, then DONE (kind, exit code) goes out on CTL_FD: the worker, seeing the
+    marker, has all of the block's output already in the pipes. A block is interrupted at its timeout by SIGALRM
+    (the session lives on, with what the block did until then, as in a notebook); one that does not stop is killed
+    by the worker, and the session with it.
+    """
+    _script_signals()
+    ns: dict[str, object] | None = None
+    while True:
+        code, timeout = str(req["code"]), float(req["timeout"])  # type: ignore[arg-type]
+        tree = None
+        if ns is None:
+            ns, tree = star_namespace(code, star_ns)
+        kind, exit_code = _execute(code, ns, tree, timeout, keep_ns=True)
+        os.write(CTL_FD, DONE.pack(b"D", kind, exit_code))
+        try:
+            req = read_frame(REQ_FD)
+        except EOFError:
+            os._exit(0)
+
+
+def _script_signals() -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    sys.argv = ["<snippet>"]
 
 
 def announce_exit(code: int) -> None:
@@ -224,18 +265,35 @@ def announce_exit(code: int) -> None:
         pass
 
 
-def main(plan: ChildPlan, parent_pid: int, workdir: str, req_fd: int, out_fd: int, err_fd: int,
-         ready_fd: int) -> NoReturn:
-    """Confine and warm up, report readiness on `ready_fd`, wait for the request, run it. Never returns."""
+def main(plan: ChildPlan, parent_pid: int, workdir: str, uid: int, req_fd: int, out_fd: int, err_fd: int,
+         ctl_fd: int) -> NoReturn:
+    """Confine, report readiness on `ctl_fd`, warm up while idle, wait for the request, serve it. Never returns."""
     try:
         try:
-            confine(plan, parent_pid, workdir, out_fd, err_fd)
-            os.write(ready_fd, b"K")
+            confine(plan, parent_pid, workdir, uid)
+            os.write(ctl_fd, b"K")
         except BaseException as e:
-            os.write(ready_fd, f"{type(e).__name__}: {e}".encode()[:4000])
+            os.write(ctl_fd, f"{type(e).__name__}: {e}".encode()[:4000])
             os._exit(EXIT_SETUP_FAILED)
-        code, prelude = read_request(req_fd)
-        os.closerange(3, 2**31 - 1)  # no inherited fds: the request and ready pipes, anything of the zygote's
-        run(code, prelude, plan.star_ns)
+        while True:
+            try:
+                req = read_frame(req_fd)
+            except EOFError:  # the worker closed the pipe without a request: it is going away
+                os._exit(0)
+            if not req.get("prewarm"):
+                break
+            prewarm(req_fd)
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        if req.get("session"):
+            high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in (req_fd, ctl_fd)]  # out of 3 and 4's way
+            os.dup2(high[0], REQ_FD)
+            os.dup2(high[1], CTL_FD)
+            os.closerange(CTL_FD + 1, 2**31 - 1)  # nothing else inherited: anything of the zygote's
+            serve_session(req, plan.star_ns)
+        os.closerange(3, 2**31 - 1)  # no inherited fds: the request and ctl pipes, anything of the zygote's
+        if plan.limits is not None:  # one snippet: its own CPU limit, not a session's budget (soft = hard - 1)
+            resource.setrlimit(resource.RLIMIT_CPU, (plan.snippet_cpu, plan.snippet_cpu + 1))
+        run(str(req["code"]), plan.star_ns)
     finally:
         os._exit(EXIT_SETUP_FAILED)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import resource
 import tempfile
 
 from . import linux
@@ -48,6 +49,17 @@ DENY = (
     # Raising limits back (the hard limits already forbid it without CAP_SYS_RESOURCE; this is belt and braces).
     "setrlimit",
 )
+# Calls that change how another process is scheduled or limited: allowed on the caller itself (pid 0) only, so no
+# snippet can renice, deschedule, pin or starve the next one (the spare of its worker, another session's child or a
+# child of another pool). (arg index, value it must equal) per call; any other value is EPERM.
+SELF_ONLY: dict[str, tuple[tuple[int, int], ...]] = {
+    "setpriority": ((0, 0), (1, 0)),  # which = PRIO_PROCESS, who = 0 (PRIO_PGRP and PRIO_USER reach others)
+    "sched_setscheduler": ((0, 0),),
+    "sched_setparam": ((0, 0),),
+    "sched_setattr": ((0, 0),),
+    "sched_setaffinity": ((0, 0),),
+    "ioprio_set": ((0, 1), (1, 0)),  # which = IOPRIO_WHO_PROCESS, who = 0
+}
 
 
 class Filter:
@@ -83,8 +95,14 @@ def compile_filter() -> Filter:
     # it reports ENOSYS and glibc falls back to clone.
     f.add_rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, linux.CLONE_THREAD, 0))
     f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
-    # prlimit64 with a new limit (arg 2 non-NULL) raises or lowers limits; reading them stays allowed.
-    f.add_rule(eperm, "prlimit64", sc.Arg(2, sc.NE, 0))
+    for name, conditions in SELF_ONLY.items():
+        for arg, value in conditions:  # several rules for one call: any that matches denies
+            f.add_rule(eperm, name, sc.Arg(arg, sc.NE, value))
+    # prlimit64 with a new limit (arg 2 non-NULL) changes limits: denied except a process lowering its own CPU limit
+    # (a child that turns out to run one snippet lowers a session's CPU budget to the snippet's; the hard limit
+    # keeps anything from going up). Reading limits stays allowed.
+    f.add_rule(eperm, "prlimit64", sc.Arg(2, sc.NE, 0), sc.Arg(0, sc.NE, 0))
+    f.add_rule(eperm, "prlimit64", sc.Arg(2, sc.NE, 0), sc.Arg(1, sc.NE, resource.RLIMIT_CPU))
     with tempfile.TemporaryFile() as tmp:
         f.export_bpf(tmp)
         tmp.seek(0)

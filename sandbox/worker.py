@@ -3,14 +3,18 @@
 Protocol (length-prefixed JSON on the worker's stdin/stdout, see `frames.py`):
     supervisor -> worker  {"config": {...}}                      once, first
     worker -> supervisor  {"type": "ready", "layers": {...}}     or {"type": "fatal", "error": "..."}
-    supervisor -> worker  {"code": "...", "prelude": [...], "timeout": 3.0}
-    worker -> supervisor  {"type": "result", "status": ..., "stdout": ..., ...}
+    supervisor -> worker  {"code": "...", "timeout": 3.0}                        one snippet
+                          {"code": ..., "timeout": ..., "session": sid, "new": bool}  a session's block
+                          any request may carry "close": [sid, ...] (sessions to end first); {"close": [...]} alone
+    worker -> supervisor  {"type": "result", "status": ..., "stdout": ..., ...}  (a block's adds "alive", "why")
+                          or {"type": "gone", "why": "..."} when a block's session child no longer exists
+                          or {"type": "closed"} for a request that only closes sessions
                           or {"type": "fatal", "error": "..."} when a child could not be confined
                           or {"type": "lost", "ran": bool, "error": "..."} when the zygote died (replace me)
 The worker never forks a snippet's child itself: its zygote (see `zygote.py`), forked before the first request,
 does. One spare child is always being prepared (confined and warmed up) while the current snippet runs, so a
-request only has to be written to a waiting child. The worker exits when its stdin closes (the supervisor is
-gone), and its zygote and children die with it.
+request only has to be written to a waiting child; a new session takes the spare and keeps it (`sessions.py`).
+The worker exits when its stdin closes (the supervisor is gone), and its zygote and children die with it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from __future__ import annotations
 import builtins
 import gc
 import importlib
-import json
 import os
 import select
 import signal
@@ -26,20 +29,22 @@ import site
 import sys
 import sysconfig
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from . import landlock, layers
 from .child import EXIT_MEMORY, EXIT_NAME, ChildPlan
 from .frames import read_frame, write_frame
+from .live import Child, Uids, kill
 from .seccomp import compile_filter
+from .sessions import Sessions, run_block
 from .types import LAYERS
 from .zygote import Zygote, ZygoteLost
 
 WORK_BASE = "/tmp"  # in the worker's own mount namespace a small tmpfs covers it; the host's /tmp is untouched
 WORKDIR = "/tmp/sandbox"  # a child's cwd, as the child sees it
 ROOT = "/tmp/root"  # the skeleton root children chroot into (rootfs layer)
-SPARE_READY_S = 60.0  # how long a spare child may take to confine itself and warm up on a loaded machine
+SPARE_READY_S = 60.0  # how long a spare child may take to confine itself on a loaded machine
+IDLE_BEFORE_PREWARM_S = 0.02  # no request for this long after a reply: the worker is idle, let the spare warm up
 WARMUP = """\
 from sympy import *
 x, y, z = symbols('x y z')
@@ -84,11 +89,10 @@ def _setup(cfg: dict[str, Any]) -> tuple[ChildPlan, dict[str, bool], list[str]]:
             use_root = bool(attempt("rootfs", lambda: layers.build_rootfs(ROOT, reads, devices, WORKDIR)))
         else:
             problems.append("rootfs: needs the tmpfs layer (a private mount namespace)")
-    uid = gid = None
+    switch_user = False
     if "user" in want:
-        if is_root:
-            uid = gid = int(cfg["uid"])
-            active["user"] = True
+        if is_root and cfg.get("uids"):
+            switch_user = active["user"] = True
         else:
             problems.append("user: not running as root, cannot switch to a separate uid")
     landlock_reads: list[str] | None = [*reads, "/dev/urandom"]
@@ -103,22 +107,24 @@ def _setup(cfg: dict[str, Any]) -> tuple[ChildPlan, dict[str, bool], list[str]]:
     elif not attempt("landlock", lambda: os.close(landlock.build_ruleset(landlock_reads, ["/dev/null"]))):
         landlock_reads = None
     limits = None
+    snippet_cpu = int(cfg["timeout"]) + 1
     if "rlimits" in want:
-        limits = layers.rlimits(cfg["memory_mb"], int(cfg["timeout"]) + 1, cfg["tmpfs_mb"], cfg["open_files"],
-                                cfg["processes"])
+        # The CPU limit every child starts with is a session's budget: a spare does not know yet what it will
+        # serve; one snippet lowers its own limit to `snippet_cpu` before it runs (see child.main).
+        limits = layers.rlimits(cfg["memory_mb"], max(snippet_cpu, int(cfg["session_cpu_s"])), cfg["tmpfs_mb"],
+                                cfg["open_files"], cfg["processes"])
         active["rlimits"] = True
     missing = sorted(required - {k for k, v in active.items() if v})
     if missing:
         raise RuntimeError(f"required layers unavailable: {', '.join(missing)}; " + "; ".join(problems))
-    child_uid = uid if uid is not None else os.getuid()
-    child_gid = gid if gid is not None else os.getgid()
     plan = ChildPlan(
         workdir=WORKDIR, mount_point=(ROOT + WORKDIR if use_root else WORKDIR) if use_tmpfs else None,
-        tmpfs_opts=f"size={cfg['tmpfs_mb']}m,nr_inodes=4096,mode=0700,uid={child_uid},gid={child_gid}",
-        root=ROOT if use_root else None, stdin_fd=os.open("/dev/null", os.O_RDWR), limits=limits, uid=uid, gid=gid,
+        tmpfs_opts=f"size={cfg['tmpfs_mb']}m,nr_inodes=4096,mode=0700",
+        root=ROOT if use_root else None, stdin_fd=os.open("/dev/null", os.O_RDWR), limits=limits,
+        snippet_cpu=snippet_cpu, switch_user=switch_user,
         ruleset_fd=ruleset_fd if isinstance(ruleset_fd, int) else None, landlock_reads=landlock_reads,
         seccomp=seccomp_filter if seccomp_filter is not True else None,
-        prewarm=bool(cfg.get("prewarm", True)), star_ns=_star_namespace())
+        star_ns=_star_namespace())
     return plan, active, problems
 
 
@@ -141,95 +147,59 @@ def _warm(preload: list[str]) -> None:
     sys.stdout.flush()
 
 
-@dataclass
-class Spare:
-    """A child being prepared (or ready) for the next request: the worker's ends of its four pipes."""
+def run_request(zygote: Zygote, uids: Uids, spare: Child, ctl_fd: int, req: dict[str, Any],
+                max_output: int) -> tuple[dict[str, Any], Child | None, Child | None]:
+    """Hand one snippet to the ready spare child, start preparing the next one, collect the outcome.
 
-    req_w: int
-    out_r: int
-    err_r: int
-    ready_r: int
-    ready: bool = False
-
-    @classmethod
-    def spawn(cls, zygote: Zygote) -> Spare:
-        req_r, req_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        ready_r, ready_w = os.pipe()
-        try:
-            zygote.spawn([req_r, out_w, err_w, ready_w])
-        finally:
-            for fd in (req_r, out_w, err_w, ready_w):
-                os.close(fd)
-        return cls(req_w, out_r, err_r, ready_r)
-
-    def wait_ready(self, timeout_s: float) -> str | None:
-        """None once the child is confined and warm, else why it is not."""
-        if self.ready:
-            return None
-        if not select.select([self.ready_r], [], [], timeout_s)[0]:
-            return f"not ready after {timeout_s:.0f} s"
-        ready = os.read(self.ready_r, 4096)
-        self.ready = ready == b"K"
-        return None if self.ready else "child confinement failed: " + (ready.decode(errors="replace") or "EOF")
-
-    def close(self) -> None:
-        for fd in (self.req_w, self.out_r, self.err_r, self.ready_r):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-def _kill(pid: int, pidfd: int) -> None:
-    try:
-        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:  # and its process group, should it have forked (possible only with seccomp off)
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def run_request(zygote: Zygote, spare: Spare, ctl_fd: int, req: dict[str, Any],
-                max_output: int) -> tuple[dict[str, Any], Spare | None, tuple[int, int] | None]:
-    """Hand `req` to the ready spare child, start preparing the next one, collect the outcome.
-
-    Returns the reply, the next spare, and (pid, pidfd) of the child when it is still to be reaped (after the
-    reply is sent: its exit is then off the result's path)."""
+    Returns the reply, the next spare, and the child when it is still to be reaped (after the reply is sent: its
+    exit is then off the result's path)."""
     ran = False
-    pid = pidfd = -1
     try:
-        pid, pidfd = zygote.spawned()
+        spare.attach(zygote)
         problem = spare.wait_ready(SPARE_READY_S)
         if problem is not None:
-            _kill(pid, pidfd)
-            zygote.exit_status(pid, pidfd)
+            spare.end(zygote, uids)
             return {"type": "fatal", "error": problem}, None, None
         start = time.monotonic()
-        payload = json.dumps({"code": req["code"], "prelude": req.get("prelude") or []}).encode()
         ran = True
         try:
-            _write_all(spare.req_w, payload)  # blocks past the pipe's 64 KiB until the child has read it
+            write_frame(spare.req_w, {"code": req["code"]})  # blocks past 64 KiB until the child has read it
         except BrokenPipeError:
             pass  # the child died; its status says how
         os.close(spare.req_w)
         spare.req_w = -1
-        next_spare = Spare.spawn(zygote)  # its set-up overlaps this snippet
-        reply, reaped = _collect(zygote, pid, pidfd, spare.out_r, spare.err_r, ctl_fd, start,
+        next_spare = Child.spawn(zygote, uids)  # its set-up overlaps this snippet
+        reply, reaped = _collect(zygote, spare.pid, spare.pidfd, spare.out_r, spare.err_r, ctl_fd, start,
                                  start + float(req["timeout"]), max_output)
-        if not reaped:
-            pending, pidfd = (pid, pidfd), -1
-            return reply, next_spare, pending
-        return reply, next_spare, None
+        if reaped:
+            spare.close_fds()
+            uids.give(spare.uid)
+            return reply, next_spare, None
+        return reply, next_spare, spare
     except ZygoteLost as e:
         return {"type": "lost", "ran": ran, "error": str(e)}, None, None
-    finally:
-        if pidfd >= 0:
-            os.close(pidfd)
-        spare.close()
+
+
+def serve_block(zygote: Zygote, uids: Uids, sessions: Sessions, spare: Child, ctl_fd: int, req: dict[str, Any],
+                max_output: int) -> tuple[dict[str, Any], Child | None]:
+    """One block of a session: in its live child, or, for a new session, in the spare (which it keeps)."""
+    sid = str(req["session"])
+    try:
+        if not req.get("new"):
+            child = sessions.get(sid)
+            if child is None:
+                return {"type": "gone", "why": sessions.why_gone(sid)}, spare
+            return run_block(sessions, sid, child, False, req, ctl_fd, max_output), spare
+        spare.attach(zygote)
+        problem = spare.wait_ready(SPARE_READY_S)
+        if problem is not None:
+            spare.end(zygote, uids)
+            return {"type": "fatal", "error": problem}, None
+        sessions.open(sid, spare)  # may evict the least recently used session first
+        next_spare = Child.spawn(zygote, uids)
+        return run_block(sessions, sid, spare, True, req, ctl_fd, max_output), next_spare
+    except ZygoteLost as e:
+        return {"type": "lost", "ran": True, "error": str(e)}, None
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -263,7 +233,7 @@ def _collect(zygote: Zygote, pid: int, pidfd: int, out_r: int, err_r: int, ctl_f
             break
         for fd, _ in poller.poll(left * 1000):
             if fd == ctl_fd:  # the supervisor went away (it never writes while waiting): take the child along
-                _kill(pid, pidfd)
+                kill(pid, pidfd)
                 os._exit(0)
             if fd == pidfd:
                 exited = True
@@ -282,7 +252,7 @@ def _collect(zygote: Zygote, pid: int, pidfd: int, out_r: int, err_r: int, ctl_f
         if over:
             break
     if timed_out or over or not exited:
-        _kill(pid, pidfd)
+        kill(pid, pidfd)
     if announced is not None:
         sig, code = None, announced
     else:
@@ -334,7 +304,9 @@ def main() -> None:
         gc.collect()
         gc.freeze()  # move the warm heap out of the collector's reach: children then do not dirty it by scanning
         zygote = Zygote(plan, (ctl_in, ctl_out))  # before any request exists in this process
-        spare: Spare | None = Spare.spawn(zygote)
+        uids = Uids(list(cfg.get("uids") or [os.getuid()] * 1024))
+        sessions = Sessions(zygote, uids, int(cfg["max_sessions"]), float(cfg["session_idle_s"]))
+        spare: Child | None = Child.spawn(zygote, uids)
         problem = spare.wait_ready(SPARE_READY_S)  # the first child proves that every layer can be applied
         if problem is not None:
             raise RuntimeError(problem)
@@ -342,22 +314,51 @@ def main() -> None:
         write_frame(ctl_out, {"type": "fatal", "error": f"{type(e).__name__}: {e}"})
         return
     write_frame(ctl_out, {"type": "ready", "layers": active, "problems": problems, "pid": os.getpid()})
+    serve(zygote, uids, sessions, spare, ctl_in, ctl_out, int(cfg["max_output"]), bool(cfg["prewarm"]))
+
+
+def serve(zygote: Zygote, uids: Uids, sessions: Sessions, spare: Child | None, ctl_in: int, ctl_out: int,
+          max_output: int, prewarm: bool) -> None:
+    """Answer requests until the supervisor closes the channel; warm the spare up and end idle sessions in
+    between."""
+    poller = select.poll()
+    poller.register(ctl_in, select.POLLIN)
     while spare is not None:
+        if prewarm and not spare.extra.get("prewarm") and not poller.poll(IDLE_BEFORE_PREWARM_S * 1000):
+            spare.extra["prewarm"] = True  # idle: the spare faults in the usual pages now, not on the next request
+            try:
+                write_frame(spare.req_w, {"prewarm": True})
+            except OSError:
+                pass  # it died; the next request finds out
+        wait_s = sessions.next_expiry_s()
+        if not poller.poll(None if wait_s is None else wait_s * 1000 + 1):
+            sessions.expire()
+            continue
         try:
             req = read_frame(ctl_in)
         except EOFError:
-            spare.close()
-            zygote.close()
-            return
-        reply, spare, pending = run_request(zygote, spare, ctl_in, req, int(cfg["max_output"]))
+            break
+        pending = None
+        try:
+            for sid in req.get("close") or []:
+                sessions.end(str(sid), "closed")
+            if "session" in req:
+                reply, spare = serve_block(zygote, uids, sessions, spare, ctl_in, req, max_output)
+            elif "code" in req:
+                reply, spare, pending = run_request(zygote, uids, spare, ctl_in, req, max_output)
+            else:
+                reply = {"type": "closed"}
+        except ZygoteLost as e:
+            reply, spare = {"type": "lost", "ran": False, "error": str(e)}, None
         write_frame(ctl_out, reply)
         if pending is not None:
             try:
-                zygote.exit_status(*pending)
+                pending.end(zygote, uids)  # it announced its exit; reap it now that the reply is out
             except ZygoteLost:
                 pass  # the next request finds out, before its snippet reaches a child (see run_request)
-            finally:
-                os.close(pending[1])
+    if spare is not None:
+        spare.close_fds()
+    zygote.close()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ requests, never forks a child itself).
 
 The worker talks to it over a SOCK_SEQPACKET pair, and only ever sends it file descriptors and pids, never request
 data:
-    worker -> zygote  b"S" + [req_r, out_w, err_w, ready_w]   fork a child that will use these pipes
+    worker -> zygote  b"S" uid + [req_r, out_w, err_w, ctl_w] fork a child, running as `uid`, on these pipes
     zygote -> worker  b"P" pid + [pidfd]                      the child exists (the pidfd kills it and sees it exit)
     worker -> zygote  b"R" pid                                reap that exited child (the worker read its status)
     worker -> zygote  b"W" pid                                reap it and tell me its status (no /proc here) ...
@@ -58,10 +58,11 @@ class Zygote:
         self._exits: dict[int, int] = {}  # statuses that arrived while we waited for something else
         self._spawned: dict[int, int] = {}  # pid -> pidfd, likewise
 
-    def spawn(self, fds: list[int]) -> None:
-        """Ask for a child using `fds` (req_r, out_w, err_w, ready_w); its pid comes later from `spawned()`."""
+    def spawn(self, fds: list[int], uid: int) -> None:
+        """Ask for a child using `fds` (req_r, out_w, err_w, ctl_w) and running as `uid` (when the plan switches
+        users); its pid comes later from `spawned()`."""
         try:
-            socket.send_fds(self._sock, [b"S"], fds)
+            socket.send_fds(self._sock, [b"S" + _PID.pack(uid)], fds)
         except OSError as e:
             raise ZygoteLost(f"zygote channel: {e}") from e
 
@@ -133,8 +134,9 @@ def _serve(plan: ChildPlan, sock: socket.socket) -> NoReturn:
         while True:
             msg, fds, _, _ = socket.recv_fds(sock, 16, 4)
             kind = msg[:1]
-            if kind == b"S" and len(fds) == 4:
-                pidfd, pid, tmp = _fork_child(plan, sock, fds)
+            if kind == b"S" and len(fds) == 4 and len(msg) == 1 + _PID.size:
+                (uid,) = _PID.unpack(msg[1:])
+                pidfd, pid, tmp = _fork_child(plan, sock, fds, uid)
                 children[pid] = tmp
                 socket.send_fds(sock, [b"P" + _PID.pack(pid)], [pidfd])
                 os.close(pidfd)
@@ -155,16 +157,16 @@ def _serve(plan: ChildPlan, sock: socket.socket) -> NoReturn:
     os._exit(0)
 
 
-def _fork_child(plan: ChildPlan, sock: socket.socket, fds: list[int]) -> tuple[int, int, str | None]:
+def _fork_child(plan: ChildPlan, sock: socket.socket, fds: list[int], uid: int) -> tuple[int, int, str | None]:
     # Without a tmpfs layer each child gets a fresh directory of its own, removed when it is reaped.
     tmp = None if plan.mount_point is not None else tempfile.mkdtemp(prefix="sandbox-")
-    if tmp is not None and plan.uid is not None and plan.gid is not None:
-        os.chown(tmp, plan.uid, plan.gid)
+    if tmp is not None and plan.switch_user:
+        os.chown(tmp, uid, uid)
     me = os.getpid()
     pid = os.fork()
     if pid == 0:
         os.close(sock.fileno())
-        child.main(plan, me, tmp or plan.workdir, *fds)
+        child.main(plan, me, tmp or plan.workdir, uid, *fds)
     for fd in fds:
         os.close(fd)
     return os.pidfd_open(pid), pid, tmp

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from sandbox import DEFAULT_PRELOAD, LAYERS, RunResult, Sandbox
-from sandbox.pool import UID_BASE
 
 TIMEOUT = 1.5
 MAX_OUTPUT = 65536
@@ -64,6 +63,7 @@ def sandbox_pids(sb: Sandbox, settle_s: float = 1.0) -> list[int]:
 
 def _leftovers(sb: Sandbox) -> list[int]:
     workers = set(sb.worker_pids())
+    ours = set(sb.uids)
     zygotes = set()
     for w in workers:
         try:
@@ -83,7 +83,7 @@ def _leftovers(sb: Sandbox) -> list[int]:
         uid, ppid = int(status["Uid"].split()[0]), int(status["PPid"])
         if status["State"].split()[0] == "Z":  # dead, runs nothing: waiting for its parent (or init) to reap it
             continue
-        if UID_BASE <= uid < UID_BASE + 64 and (ppid in workers | zygotes or ppid == 1):
+        if uid in ours and (ppid in workers | zygotes or ppid == 1):
             by_parent.setdefault(ppid, []).append((started, int(entry)))
     pids = []
     for ppid, kids in by_parent.items():

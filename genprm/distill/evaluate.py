@@ -89,7 +89,7 @@ def with_code_evidence(results: Sequence[VerificationResult], sandbox: Any) -> l
     0; every other step keeps the model's score. The reward is re-aggregated with min."""
     import dataclasses
 
-    from genprm.arithmetic import judge, plan_check
+    from genprm.claims import judge, plan_check
     from genprm.flows import arithmetic_check
 
     plans = [[plan_check(r.solution.problem, r.solution.steps, k) for k in range(len(r.solution.steps))]

@@ -29,7 +29,7 @@ _OP = r"(?:\s*(?:[-+*/×÷−–·]|(?<=\s)x(?=\s)|(?<=\d)x(?=\s?\d)|\btimes\b(?
 _CLAIM = re.compile(rf"(?<![\w.^/\\])(?P<expr>{_OPERAND}(?:{_OP}{_OPERAND})+)\s*=(?!=)\s*"
                     rf"(?P<value>-?\$?\s?-?{NUM}(?:/\d+)?)(?P<pct>\s?%)?(?P<unit>{_VALUE_UNIT})")
 # What may come right before an expression that makes it the tail of a longer one ("half of 68 + 10").
-_TAIL = re.compile(r"(?:[\d.)/*^+\-×÷−–·%]|\d,|\d\s+and|\b(?:of|half|twice|times|double|triple|thrice|quarter|"
+_TAIL = re.compile(r"(?:[\d.)/*^+\-×÷−–·%]|\d,|\b(?:of|half|twice|times|double|triple|thrice|quarter|"
                    r"thirds?|fourths?|fifths?|sixths?|sevenths?|eighths?|ninths?|tenths?|percent|x|by|squared|cubed|"
                    r"day|week|month|year|step|page|chapter|level|grade|room|number|no|part|round|game|test|quiz|lap|row)|[a-zA-Z]\s?[+\-*/])"
                    r"\s*$", re.IGNORECASE)
@@ -47,6 +47,8 @@ def find(step: str) -> list[Claim]:
         after = text[m.end("pct") if m.group("pct") else m.end("value"):]
         if _TAIL.search(text[: m.start()]) or _HEAD.search(after) or _CHAIN.match(text[m.end():]):
             continue
+        if re.search(r"\d\s+and\s*$", text[: m.start()]) and re.match(r"\d+\s*/\s*\d", m.group("expr")):
+            continue  # "1 and 1/4 cup": a mixed number, not the fraction alone
         claim = _claim(m)
         if claim is not None:
             claims.append(claim)

@@ -166,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-model", action="store_true", help="the check alone on the error sets")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-claims"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model-sets", default="", help="comma-separated error sets to run the model on (default all)")
+    parser.add_argument("--model-n", type=int, default=None, help="solutions per set the model scores (default all)")
     parser.add_argument("--show", type=int, default=40, help="refuted correct steps printed per set")
     args = parser.parse_args(argv)
 
@@ -183,11 +185,14 @@ def main(argv: list[str] | None = None) -> int:
             found = sum(1 for s in solutions if 0.0 in checks[s.id])
             row = {"set": name, "n": len(solutions), "solutions_refuted": found, "ms_per_step": round(per_step, 2),
                    "check": f1(solutions, checks)}
-            if not args.no_model:
-                model = model_scores(solutions, args.out / f"{name}.jsonl", args.threads)
-                row["model"] = f1(solutions, model)
+            if not args.no_model and (not args.model_sets or name in args.model_sets.split(",")):
+                scored = solutions[: args.model_n] if args.model_n else solutions
+                model = model_scores(scored, args.out / f"{name}.jsonl", args.threads)
+                row["model_n"] = len(scored)
+                row["check (model's solutions)"] = f1(scored, checks)
+                row["model"] = f1(scored, model)
                 both = {i: [0.0 if c == 0.0 else m for m, c in zip(model[i], checks[i], strict=True)] for i in model}
-                row["model+check"] = f1(solutions, both)
+                row["model+check"] = f1(scored, both)
             report["errors"].append(row)
             print(json.dumps(row), flush=True)
     print(json.dumps(report))

@@ -78,7 +78,7 @@ def _equivalent(step: str) -> list[Claim]:
         if a is None or b is None or "=" in a or "=" in b:
             continue
         left, right = parse(a), parse(b)
-        if left is None or right is None or not (left.free_symbols or right.free_symbols):
+        if left is None or right is None:
             continue
         claims.append(Claim(f"{a} is {b}", srepr(left - right), "0", kind="equivalent",
                             condition="simplify(e) == 0", wrong=f"{a} is not {b}: they differ by {{computed}}",

@@ -16,7 +16,7 @@ from genprm.claims.units import is_rate, unit_of
 # Words that never name a unit: an expression does not run through them.
 _STOP = ("and|or|of|the|a|an|is|are|was|were|be|been|so|to|in|on|at|for|with|from|by|than|more|less|fewer|each|"
          "every|that|this|these|those|which|who|it|he|she|they|we|you|his|her|their|its|our|has|have|had|will|would|"
-         "can|could|then|thus|total|left|remaining|times|if|as|but|not|all|after|before|when|into|over|out|up|down|"
+         "can|could|then|thus|total|left|remaining|if|as|but|not|all|after|before|when|into|over|out|up|down|"
          "plus|minus|divided|multiplied|equals|makes|gives|leaves|there|here|now|also|only|about|around|same|other|"
          "another|one|two|three|four|five|six|seven|eight|nine|ten|x|because|since|therefore|hence|means|meaning|gives|"
          "get|gets|got|make|made|need|needs|cost|costs|pay|pays|paid|equal|equals|per|while|where|what|how|do|does|did")
@@ -90,6 +90,11 @@ def _claim(m: re.Match[str]) -> Claim | None:
         # may or may not have converted, so either reading stands.
         either = " or ".join(f"abs(e*{f} - {value}) < {tol}" for f in factors)
         return Claim(shown, expr, value, tol=tol, condition=f"abs(e - {value}) < {tol} or {either}")
+    scale = re.search(r"\b(thousand|million|billion)\b", m.string, re.IGNORECASE)
+    if scale:
+        # "losing 5 thousand dollars ... 5 * 3 = $15,000": the numbers are in thousands, the result written out.
+        size = {"thousand": 1000, "million": 10**6, "billion": 10**9}[scale.group(1).lower()]
+        return Claim(shown, expr, value, tol=tol, condition=f"abs(e - {value}) < {tol} or abs(e*{size} - {value}) < {tol}")
     if m.group("pct") or "/100)" in expr:
         # "50/200 = 25%", "3 / 21 * 100% = 14.28": a percentage is written as 25 or as 0.25.
         return Claim(shown, expr, value, tol=tol, condition=f"abs(e - {value}) < {tol} or abs(100*e - {value}) < {tol}",

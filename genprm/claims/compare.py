@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from genprm.claims.arithmetic import _TAIL
 from genprm.claims.claim import Claim
 from genprm.claims.text import NUM, number, prose
 
@@ -30,7 +31,7 @@ def find(step: str) -> list[Claim]:
     for m in _CLAIM.finditer(text):
         start = max(text.rfind(".", 0, m.start()), text.rfind("\n", 0, m.start())) + 1
         end = min((i for i in (text.find(". ", m.end()), text.find("\n", m.end())) if i >= 0), default=len(text))
-        if _DENIED.search(text[start:end]):
+        if _DENIED.search(text[start:end]) or _TAIL.search(text[: m.start()]):
             continue
         op = _OPS[m.group("op")]
         left, right = (re.sub(r"\s+", "", number(s)) for s in (m.group("left"), m.group("right")))

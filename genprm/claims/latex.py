@@ -91,6 +91,8 @@ def find(step: str) -> list[Claim]:
         for a, b in zip(sides, sides[1:], strict=False):
             if not a or not b or not (_computes(a) or _computes(b)):
                 continue
+            if not _computes(a):
+                a, b = b, a  # "956 = 7 \cdot 136 + 5": the calculation is the claim, the number its stated value
             left, right = parse(a), parse(b)
             if not (_numeric(left) and _numeric(right)):
                 continue

@@ -94,7 +94,8 @@ def _claim(m: re.Match[str]) -> Claim | None:
     if scale:
         # "losing 5 thousand dollars ... 5 * 3 = $15,000": the numbers are in thousands, the result written out.
         size = {"thousand": 1000, "million": 10**6, "billion": 10**9}[scale.group(1).lower()]
-        return Claim(shown, expr, value, tol=tol, condition=f"abs(e - {value}) < {tol} or abs(e*{size} - {value}) < {tol}")
+        either = f"abs(e - {value}) < {tol} or abs(e*{size} - {value}) < {tol}"
+        return Claim(shown, expr, value, tol=tol, condition=either)
     if m.group("pct") or "/100)" in expr:
         # "50/200 = 25%", "3 / 21 * 100% = 14.28": a percentage is written as 25 or as 0.25.
         return Claim(shown, expr, value, tol=tol, condition=f"abs(e - {value}) < {tol} or abs(100*e - {value}) < {tol}",

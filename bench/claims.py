@@ -154,8 +154,10 @@ def model_scores(solutions: list[Solution], out: Path, threads: int) -> dict[str
 def f1(solutions: list[Solution], scores: dict[str, list[float]]) -> dict[str, float]:
     labelled = [s for s in solutions if s.label is not None]
     pb = processbench([s.label for s in labelled], [predict_first_error(scores[s.id], 0.5) for s in labelled])
-    return {"f1": round(pb.f1, 1), "acc_err": round(pb.acc_err, 1), "acc_ok": round(pb.acc_ok, 1),
-            "n_err": pb.n_err, "n_ok": pb.n_ok}
+    def r(v: float | None) -> float | None:  # None: no solution of that kind (MathCritique MATH has no right one)
+        return None if v is None else round(v, 1)
+
+    return {"f1": r(pb.f1), "acc_err": r(pb.acc_err), "acc_ok": r(pb.acc_ok), "n_err": pb.n_err, "n_ok": pb.n_ok}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from fractions import Fraction
 from dataclasses import dataclass
 
 from genprm.claims import algebra, arithmetic, compare, final, latex, percent, rounding
@@ -78,7 +79,7 @@ def plan_check(problem: str, steps: Sequence[str], k: int, check_quantities: boo
                 if float(n) not in known:
                     ungrounded = n
                     break
-            known.add(float(c.value))
+            known.add(float(Fraction(c.value)))
             if ungrounded:
                 break
     return CheckPlan(step, tuple(claims), code, ungrounded=ungrounded)

@@ -32,10 +32,13 @@ def parse(latex: str) -> Any | None:
         return None  # "4/3\pi": is it (4/3)pi or 4/(3pi)? The writer knows, the parser guesses
     # "180(16)", "(x-2)(x-3)": a bracket after a number or a bracket multiplies (the parser may read a call).
     latex = re.sub(r"(?<=[\d)])\s*\(", r" \\cdot (", latex)
+    from sympy import Expr
+
     try:
-        return latex2sympy(latex)
+        expr = latex2sympy(latex)
     except Exception:
         return None
+    return expr if isinstance(expr, Expr) else None  # a set, a relation or a tuple is not a value
 
 
 def split_top(span: str, sep: str = "=") -> list[str]:

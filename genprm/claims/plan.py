@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from fractions import Fraction
 from dataclasses import dataclass
+from fractions import Fraction
 
 from genprm.claims import algebra, arithmetic, compare, final, latex, percent, rounding
 from genprm.claims.claim import UNJUDGED, Claim
@@ -45,7 +45,11 @@ def find_claims(step: str) -> list[Claim]:
     text = plain(step)
     found: list[Claim] = []
     for finder in (arithmetic.find, percent.find, compare.find, rounding.find, latex.find, algebra.find):
-        for claim in finder(text):
+        try:
+            claims = finder(text)
+        except Exception:  # a reading the parser chokes on is left to the model, never guessed
+            continue
+        for claim in claims:
             if claim.expr not in {c.expr for c in found if c.value == claim.value}:
                 found.append(claim)
     return found

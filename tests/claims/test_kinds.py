@@ -64,7 +64,7 @@ def test_right_claims_stand(check, step: str) -> None:
     ("She then slept 8.5 x 31 = 264.5 hours in January.", "8.5 x 31 is 527/2 (about 263.5), not 264.5"),
     ("$956 = 7 \\cdot 136 + 5$", "7 \\cdot 136 + 5 is 957, not 956"),
     ("$5! = 5 \\cdot 4 \\cdot 3 \\cdot 2 \\cdot 1 = 5 \\cdot 2^2 \\cdot 3 \\cdot 1$", "is 120, not 5 \\cdot 2^2"),
-    # Mr-Ben, the labelled first error
+    # Mr-Ben, a step before its labelled first error (a slip the annotators passed)
     ("To find the $y$-intercept, we set $x=0$ in $f(x)$. So, $f(0) = \\frac{(0-2)^2-9}{3} = \\frac{5}{3}$.",
      "\\frac{(0-2)^2-9}{3} is -5/3"),
     # PRM800K, rated -1

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS: dict[str, tuple[str, ...]] = {
     "core": (
         "genprm.errors", "genprm.types", "genprm.config", "genprm.scoring", "genprm.jsonl", "genprm.data",
-        "genprm.batch", "genprm.answers", "genprm.render", "genprm.backends", "genprm.arithmetic", "genprm.claims",
+        "genprm.batch", "genprm.answers", "genprm.render", "genprm.backends", "genprm.claims",
         "genprm.prompts", "genprm.models", "genprm.labels",
     ),
     # The registry resolves a model's settings into a config and checks its protocol by loading it.

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from genprm.arithmetic import CheckPlan, Judgement, judge, plan_check, shown_output
+from genprm.claims import CheckPlan, Judgement, judge, plan_check, shown_output
 from genprm.protocols import VerificationProtocol
 from genprm.protocols.chain import output_for_prompt
 from genprm.types import CodeRun, Solution
@@ -130,7 +130,7 @@ class SymbolicTeacher:
         if not claims:
             return self._critique([(f"{restated} It has no calculation to check.{ask}", True)], True)
         assert run is not None
-        said = " and ".join(f"{c.shown} = {c.value}" for c in claims)
+        said = " and ".join(c.sentence for c in claims)
         them = "them" if len(claims) > 1 else "it"
         head = f"{restated} It calculates {said}. Let me check {them}.\n{p.code_open}\n{run.code}\n{p.code_close}"
         block = p.code_output(output_for_prompt(run), run.status)
@@ -139,7 +139,7 @@ class SymbolicTeacher:
             text = "The code did not run, so the calculation is not confirmed."
         elif judged.wrong is not None:
             c, value = judged.wrong
-            text = f"The output says False: {c.shown} is {shown_output(value)}, not {c.value}. The step is wrong."
+            text = f"The output says False: {c.refutation(shown_output(value))}. The step is wrong."
         else:
             text = "The output says True: the step's calculation" + ("s are" if len(claims) > 1 else " is") + " right."
             if plan.ungrounded:

@@ -1,7 +1,7 @@
 """`--arithmetic-check`: the code's evidence beside the model's verdict, for any protocol and mode.
 
-One extra chain per solution recomputes each step's stated calculations with SymPy in the sandbox
-(`genprm.arithmetic`); the driver runs it beside the model's chains, batched with them. Combined after the model's
+One extra chain per solution recomputes every claim each step states with SymPy in the sandbox
+(`genprm.claims`); the driver runs it beside the model's chains, batched with them. Combined after the model's
 samples: a step whose arithmetic is refuted scores 0, whatever the model said; every other step keeps the model's
 score. The model's own transcript is untouched, so this is the combination `genprm distill eval --code-evidence`
 scores offline.
@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from genprm.arithmetic import judge, plan_check
+from genprm.claims import judge, plan_check
 from genprm.protocols.chain import Chain, ChainInput, RunCode, StepTrace
 from genprm.types import CodeRun
 
 
 def chain(x: ChainInput) -> Chain:
-    """One trace per step: score 0 with the reason when its arithmetic is refuted, else 1."""
+    """One trace per step: score 0 with the reason when a claim is refuted, else 1. The critique note says how many
+    claims SymPy checked and refuted (the results carry them there, not in new fields)."""
     traces = []
     for k in range(len(x.steps)):
         plan = plan_check(x.solution.problem, x.steps, k)
@@ -26,7 +27,9 @@ def chain(x: ChainInput) -> Chain:
             continue
         run: CodeRun = yield RunCode(plan.code)
         judged = judge(plan, run.stdout, run.status)
-        note = "" if judged.ok else f"Arithmetic check: {judged.reason}."
+        counts = f"claims checked {judged.checked}, refuted {judged.refuted}"
+        note = f"Arithmetic check: {judged.reason}. ({counts})" if not judged.ok else \
+            f"Arithmetic check: {counts}." if judged.checked else ""
         traces.append(StepTrace(critique=note, score=float(judged.ok), code_runs=[run]))
     return traces
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from distill_samples import RIGHT, WRONG
 
-from genprm.arithmetic import find_claims
+from genprm.claims import find_claims
 from genprm.distill.teachers import SymbolicTeacher, split_segments
 from genprm.types import CodeRun
 

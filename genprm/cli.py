@@ -226,6 +226,14 @@ def serve(
     step_split: Annotated[str, typer.Option(help=_serve_help["step_split"])] = _serve_defaults.step_split,
     shutdown_timeout: Annotated[float, typer.Option(
         help=_serve_help["shutdown_timeout"])] = _serve_defaults.shutdown_timeout,
+    # -- where: Ray Serve replicas (one flag per RayConfig field)
+    use_ray: ray_flags.UseRay = False,
+    ray_address: ray_flags.Address = None,
+    replicas: ray_flags.Replicas = ray_flags.DEFAULTS.replicas,
+    min_replicas: ray_flags.MinReplicas = None,
+    max_replicas: ray_flags.MaxReplicas = None,
+    gpus_per_replica: ray_flags.GpusPerReplica = ray_flags.DEFAULTS.gpus_per_replica,
+    cpus_per_replica: ray_flags.CpusPerReplica = ray_flags.DEFAULTS.cpus_per_replica,
 ) -> None:
     """Serve the verifier over HTTP for RL trainers and search loops: /v1/verify, OpenRLHF's /get_reward, /metrics."""
     from genprm.serve.app import serve as run_server
@@ -242,6 +250,15 @@ def serve(
     if serve_config.host not in ("127.0.0.1", "localhost", "::1") and not serve_config.api_key:
         _say(f"warning: serving on {serve_config.host} without --api-key: anyone who reaches it can use it")
     options = _backend_options(backend, dtype, base_url, tokenizer, tensor_parallel_size, gpu_memory_utilization)
+    if use_ray:
+        from genprm.distributed import RayConfig, VerifyJob
+        from genprm.verifier import with_model_settings
+
+        ray = RayConfig(address=ray_address, replicas=replicas, min_replicas=min_replicas, max_replicas=max_replicas,
+                        gpus_per_replica=gpus_per_replica, cpus_per_replica=cpus_per_replica)
+        from genprm.serve.ray_app import serve_on_ray
+
+        return serve_on_ray(VerifyJob(model, backend, with_model_settings(config, model), options), serve_config, ray)
     verifier = Verifier.from_pretrained(model, backend=backend, config=config, **options)
     try:
         run_server(verifier, serve_config)

@@ -17,6 +17,8 @@ Address = Annotated[str | None, typer.Option("--ray-address", help=_help["addres
 Replicas = Annotated[int, typer.Option(help=_help["replicas"], rich_help_panel="Ray")]
 GpusPerReplica = Annotated[float, typer.Option(help=_help["gpus_per_replica"], rich_help_panel="Ray")]
 CpusPerReplica = Annotated[float, typer.Option(help=_help["cpus_per_replica"], rich_help_panel="Ray")]
+MinReplicas = Annotated[int | None, typer.Option(help=_help["min_replicas"], rich_help_panel="Ray")]
+MaxReplicas = Annotated[int | None, typer.Option(help=_help["max_replicas"], rich_help_panel="Ray")]
 RowsPerTask = Annotated[int, typer.Option(help=_help["rows_per_task"], rich_help_panel="Ray")]
 
 

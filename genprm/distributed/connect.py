@@ -87,8 +87,8 @@ def _gcs(host: str, port: int) -> str | None:
         channel.unary_unary(GCS_QUESTION)(b"", timeout=CONNECT_TIMEOUT_S)  # an empty request message
     except grpc.RpcError as e:
         code = e.code()  # type: ignore[attr-defined]
-        if code == grpc.StatusCode.UNAVAILABLE:
-            return "nothing answers there (connection refused or host unreachable)"
+        if code == grpc.StatusCode.UNAVAILABLE:  # refused, unreachable, or a server that does not speak gRPC
+            return f"no Ray cluster answers there ({(e.details() or '').rsplit(': ', 1)[-1]})"  # type: ignore[attr-defined]
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
             return "no answer"
         if code == grpc.StatusCode.UNIMPLEMENTED:

@@ -36,6 +36,8 @@ class Metrics:
             self.errors = Counter("genprm_errors", "Failed requests by kind.", ["kind"], registry=r)
             for kind in ERROR_KINDS:
                 self.errors.labels(kind)
+            self.resent = Counter("genprm_resent_requests", "Requests sent to another replica because theirs died "
+                                  "(genprm serve --ray).", registry=r)
             self.latency = Histogram("genprm_request_seconds", "Request latency by endpoint.", ["endpoint"],
                                      registry=r, buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300))
         if batching:

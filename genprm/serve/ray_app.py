@@ -19,6 +19,7 @@ Ray is imported only when `--ray` is given; this module is loaded then.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import socket
 import threading
@@ -82,11 +83,10 @@ class VerifierReplica:
 class RayEngine:
     """The ingress' engine: each request to one replica, through the deployment handle."""
 
-    def __init__(self, replicas: Any, board: ReplicaMetrics) -> None:
-        self.replicas, self.board = replicas, board
+    def __init__(self, replicas: Any, metrics: Metrics, board: ReplicaMetrics) -> None:
+        self.replicas, self.metrics, self.board = replicas, metrics, board
         self.depth: dict[str, tuple[int, int]] = {}
         self.setup: dict[str, Any] | None = None
-        self.lost = 0  # requests sent again because their replica died
 
     def start(self) -> None:
         pass
@@ -103,7 +103,7 @@ class RayEngine:
                 response.cancel()
                 raise
             except LOST:
-                self.lost += 1
+                self.metrics.resent.inc()
                 continue
             except Exception as e:  # noqa: BLE001 - a bug in the replica: one line, not Ray's traceback
                 first = str(e).strip().splitlines()[0] if str(e).strip() else ""
@@ -136,17 +136,18 @@ class Ingress:
     def __serve_build_asgi_app__(self) -> Any:
         metrics, board = Metrics(batching=False), ReplicaMetrics()
         metrics.registry.register(board)  # type: ignore[arg-type]
-        return build_app(RayEngine(self.replicas, board), self.config, metrics)
+        return build_app(RayEngine(self.replicas, metrics, board), self.config, metrics)
 
 
 def serve_on_ray(job: VerifyJob, config: ServeConfig, ray_config: RayConfig,
                  log: Callable[[str], None] = say) -> None:
     """Deploy the app on the cluster, print `genprm: serving on URL`, and serve until SIGTERM/SIGINT; then
     remove the app (replicas finish what they hold, up to --shutdown-timeout)."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     joined = join(ray_config.address)
+    logging.getLogger("ray.serve").setLevel(logging.WARNING)  # its start-up notices: we say the one that matters
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # after ray.init, which installs its own (exit at once)
+        signal.signal(sig, lambda *_: stop.set())
     try:
         first = ray_config.min_replicas or ray_config.replicas
         check_resources(ray, first, ray_config.cpus_per_replica, ray_config.gpus_per_replica)

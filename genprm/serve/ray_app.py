@@ -121,7 +121,7 @@ class RayEngine:
             self.setup = {k: v for k, v in (await self.replicas.info.remote()).items()
                           if k not in ("queued", "running")}
         # The load as of each replica's last answer.
-        return {**self.setup, "replicas": len(self.depth), "queued": sum(q for q, _ in self.depth.values()),
+        return {**self.setup, "queued": sum(q for q, _ in self.depth.values()),
                 "running": sum(r for _, r in self.depth.values())}
 
 

@@ -2,6 +2,7 @@
 
     python bench/serve.py                         # starts `genprm serve` itself (direct mode, fp32, batch 32)
     python bench/serve.py --url http://127.0.0.1:8000 --api-key KEY   # a server you started with the same flags
+    python bench/serve.py --ray                   # also `genprm serve --ray` with 1 and 2 replicas, 32 clients
 
 1. 1, 8 and 32 concurrent clients, each sending one solution per request, one after another (a closed loop):
    solutions/s, p50/p99 request latency, errors.
@@ -9,6 +10,11 @@
    throughput. Goal: 32 clients >= 0.8 x offline (they should cost about one 32-solution batch).
 3. Overload, bounded: many more clients at once than the queue holds (--max-queue); each sends one request, no
    retries. The server should answer the excess with 503 + Retry-After at once and keep serving the rest.
+
+4. With --ray: the same 32 clients against `genprm serve --ray` (a local Ray cluster it starts) with 1 replica
+   holding every core and with 2 replicas holding half each. On a machine with more cores than one replica uses,
+   2 replicas should serve more solutions/s than 1; on 2 cores, ray x1 / plain is the cost of Ray Serve's hops
+   (proxy -> ingress -> replica) over the plain server.
 
 Numbers from a shared 2-core machine are noisy; the ratios, measured in the same run, are what to read.
 """
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -45,9 +52,14 @@ def load(n: int, steps: int) -> list[Solution]:
     return [Solution(problem=s.problem, steps=s.steps[:steps], id=s.id) for s in rows]
 
 
-def start_server(batch_size: int, max_queue: int) -> tuple[subprocess.Popen[str], str]:
+RAY_REPLICAS = [1, 2]  # with --ray: replica counts, each replica holding cores / replicas CPUs
+RAY_CLIENTS = 32
+
+
+def start_server(batch_size: int, max_queue: int, *flags: str) -> tuple[subprocess.Popen[str], str]:
     command = [sys.executable, "-m", "genprm.cli", "serve", "--mode", "direct", "--dtype", DTYPE, "--port", "0",
-               "--batch-size", str(batch_size), "--max-queue", str(max_queue), "--max-solutions", str(max_queue)]
+               "--batch-size", str(batch_size), "--max-queue", str(max_queue), "--max-solutions", str(max_queue),
+               *flags]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None
     while not (match := re.search(r"serving on (\S+)", line := process.stdout.readline())):
@@ -123,6 +135,8 @@ def main() -> None:
     parser.add_argument("--max-queue", type=int, default=MAX_QUEUE)
     parser.add_argument("--clients", type=int, nargs="+", default=CLIENTS)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--ray", action="store_true", help="also measure `genprm serve --ray` (1 and 2 replicas)")
+    parser.add_argument("--cores", type=float, default=os.cpu_count(), help="CPUs the Ray replicas share")
     args = parser.parse_args()
     solutions = load(args.n, args.steps)
     headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
@@ -149,6 +163,22 @@ def main() -> None:
         if process is not None:
             process.terminate()
             process.wait()
+    if args.ray:
+        figures["ray"] = []
+        for replicas in RAY_REPLICAS:
+            flags = ("--ray", "--replicas", str(replicas), "--cpus-per-replica", f"{args.cores / replicas:g}")
+            process, url = start_server(args.batch_size, queue, *flags)
+            try:
+                httpx.post(f"{url}/v1/verify", json={"solutions": [body(s) for s in solutions[:4]]},
+                           timeout=3600)  # warm-up (every replica gets some of it), untimed
+                row = {"replicas": replicas, **asyncio.run(closed_loop(url, {}, solutions, RAY_CLIENTS))}
+            finally:
+                process.terminate()
+                process.wait()
+            figures["ray"].append(row)
+            print(f"ray x{replicas} ({args.cores / replicas:g} CPUs each), {RAY_CLIENTS} clients: "
+                  f"{row['per_s']:.2f} solutions/s, p50 {row['p50']:.2f} s, p99 {row['p99']:.2f} s, "
+                  f"{row['errors']} errors", flush=True)
     # Offline, after the server has gone: the same model, mode and batch size in this process.
     config = VerifierConfig(mode="direct", batch_size=args.batch_size)
     with Verifier.from_pretrained(config=config, dtype=DTYPE) as verifier:
@@ -161,6 +191,10 @@ def main() -> None:
     figures["ratio"] = best["per_s"] / offline
     print(f"offline verify_many: {offline:.2f} solutions/s; {best['clients']} clients / offline = "
           f"{figures['ratio']:.2f} (goal >= 0.8)")
+    for row in figures.get("ray", []):
+        plain = next((r for r in figures["served"] if r["clients"] == RAY_CLIENTS), None)
+        vs_plain = f", / plain server at {RAY_CLIENTS} clients = {row['per_s'] / plain['per_s']:.2f}" if plain else ""
+        print(f"ray x{row['replicas']} / offline = {row['per_s'] / offline:.2f}{vs_plain}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 

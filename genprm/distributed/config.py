@@ -22,6 +22,10 @@ class RayConfig:
                                                                    "--tensor-parallel-size to match; 0 on CPU)."})
     cpus_per_replica: float = field(default=1.0, metadata={"help": "CPU cores per replica; Ray gives a replica as "
                                                                    "many torch threads."})
+    min_replicas: int | None = field(default=None, metadata={
+        "help": "genprm serve --ray: autoscale between --min-replicas and --max-replicas (instead of a fixed "
+                "--replicas), adding a replica while each has more than a batch (--batch-size) in flight."})
+    max_replicas: int | None = field(default=None, metadata={"help": "genprm serve --ray: see --min-replicas."})
     rows_per_task: int = field(default=16, metadata={"help": "Rows sent to a replica at once; a replica that dies "
                                                              "redoes only the unfinished rows of its task."})
 
@@ -29,6 +33,10 @@ class RayConfig:
         for name in ("replicas", "rows_per_task"):
             if getattr(self, name) < 1:
                 raise ConfigError(name, ">= 1", getattr(self, name))
+        if (self.min_replicas is None) != (self.max_replicas is None):
+            raise ConfigError("min_replicas", "given together with max_replicas", self.min_replicas)
+        if self.min_replicas is not None and not 1 <= self.min_replicas <= self.max_replicas:  # type: ignore[operator]
+            raise ConfigError("min_replicas", f"in [1, max_replicas ({self.max_replicas})]", self.min_replicas)
         if self.gpus_per_replica < 0:
             raise ConfigError("gpus_per_replica", ">= 0", self.gpus_per_replica)
         if self.cpus_per_replica <= 0:

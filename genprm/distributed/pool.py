@@ -18,7 +18,6 @@ Crash safety, in three places:
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -26,20 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from genprm.distributed.config import RayConfig
+from genprm.distributed.connect import check_resources, import_ray, join
 from genprm.errors import GenPRMError
 from genprm.types import Solution
 
 MAX_RESTARTS = 4  # per replica
 MAX_ATTEMPTS = 3  # replicas that may die on one task before the run stops (a row that kills every replica)
 TASKS_PER_REPLICA = 2  # in flight per replica: the next task is queued while one runs, so a replica never idles
-
-
-def import_ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise GenPRMError("--ray needs Ray: pip install 'genprm[ray]'") from None
-    return ray
 
 
 class Replica:
@@ -88,20 +80,10 @@ class ReplicaPool:
         ray = self.ray = import_ray()
         self.config, self.log = config, log or (lambda message: None)
         self.stats = PoolStats()
-        self._joined = not ray.is_initialized()
-        if self._joined:
-            # The replicas' own logs (model loading notices) would bury the progress bar: errors come back as
-            # exceptions anyway.
-            try:
-                ray.init(address=config.address, log_to_driver=False, include_dashboard=False,
-                         logging_level=logging.WARNING)
-            except (ConnectionError, ValueError, RuntimeError) as e:
-                first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise GenPRMError(f"cannot join the Ray cluster at {config.address or 'a new local one'}: "
-                                  f"{first_line}") from None
+        self._joined = join(config.address)
         self.replicas: list[Any] = []
         try:
-            self._check_resources()
+            check_resources(ray, config.replicas, config.cpus_per_replica, config.gpus_per_replica)
             started = time.perf_counter()
             actor = ray.remote(max_restarts=MAX_RESTARTS, max_task_retries=0)(Replica)
             self.replicas = [actor.options(num_cpus=config.cpus_per_replica, num_gpus=config.gpus_per_replica)
@@ -113,16 +95,6 @@ class ReplicaPool:
         except BaseException:
             self.close()
             raise
-
-    def _check_resources(self) -> None:
-        """Fail at once, rather than wait forever for replicas the cluster can never place."""
-        have = self.ray.cluster_resources()
-        for kind, per in (("CPU", self.config.cpus_per_replica), ("GPU", self.config.gpus_per_replica)):
-            need = per * self.config.replicas
-            if need > have.get(kind, 0):
-                raise GenPRMError(f"{self.config.replicas} replicas x {per:g} {kind}s need {need:g} {kind}s; the "
-                                  f"cluster has {have.get(kind, 0):g}: lower --replicas or --{kind.lower()}s-per-"
-                                  "replica, or add nodes")
 
     def _ready(self, i: int) -> Any:
         # Retried while the replica restarts, so this also waits for a replica to come back after a death.

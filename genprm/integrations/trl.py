@@ -11,6 +11,7 @@ messages; the problem is the prompt's last user turn, the steps are the completi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from genprm.serve.steps import fit_steps, problem_of, split_steps
@@ -22,13 +23,14 @@ class GenPRMReward:
 
     Args:
         verifier: anything with `verify_many` (a `Verifier`, a `RemoteVerifier`).
-        url: a `genprm serve` address, when no verifier is given.
+        url: a `genprm serve` address, when no verifier is given; several (a list, or comma-separated) to fail over
+            between servers.
         api_key: the server's bearer token (default: $GENPRM_API_KEY).
         step_split: how a completion is cut into steps: auto, blank, lines, step or regex:PATTERN.
         max_steps, max_step_chars: completions are fitted to these (the server's defaults) instead of refused.
     """
 
-    def __init__(self, verifier: Any = None, url: str | None = None, api_key: str | None = None,
+    def __init__(self, verifier: Any = None, url: str | Sequence[str] | None = None, api_key: str | None = None,
                  step_split: str = "auto", max_steps: int = 64, max_step_chars: int = 4000,
                  name: str = "genprm") -> None:
         if (verifier is None) == (url is None):

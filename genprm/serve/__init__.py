@@ -1,4 +1,5 @@
-"""`genprm serve`: a process-reward server for RL and search loops (FastAPI + uvicorn, continuous batching)."""
+"""`genprm serve`: a process-reward server for RL and search loops (FastAPI + uvicorn, continuous batching; with
+`--ray`, the same routes on Ray Serve in front of model replicas)."""
 
 from genprm.serve.config import ServeConfig
 from genprm.serve.steps import split_query, split_steps

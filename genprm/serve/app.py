@@ -1,326 +1,38 @@
-"""The HTTP server: FastAPI routes in front of one `Verifier` fed through the continuous-batching queue.
+"""The ASGI app of `genprm serve`: the routes (genprm.serve.routes) in front of an engine, with a lifecycle.
 
-    POST /v1/verify     {problem, steps[, id]} -> one result (as `genprm verify --json` prints it);
-                        {"solutions": [...]}   -> {"results": [...]}, in input order
-    POST /get_reward    OpenRLHF's remote reward model: {"query": [...], "prompts": [...], "labels": [...]} ->
-                        {"rewards": [...], "scores": [...], "step_scores": [[...]], "first_error": [...], ...}
-    GET  /health        200 {"status": "ok", ...}; 503 {"status": "draining"} after SIGTERM
-    GET  /metrics       Prometheus text format
-
-Every error is one line of JSON, {"error": {"type": ..., "message": ...}}, with a 4xx/5xx status; the server goes on
-serving. FastAPI validates bodies with pydantic; uvicorn runs the event loop and, on SIGTERM, stops accepting,
-lets in-flight requests finish (up to --shutdown-timeout), then exits.
+    create_app(verifier, config)          one process: the verifier fed by the continuous-batching queue
+    build_app(engine, config, metrics)    any engine (genprm.serve.ray_app builds one per Ray Serve ingress)
 """
 
 from __future__ import annotations
 
-import asyncio
-import hmac
-import json
-import socket
-import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+from fastapi import FastAPI
 
-from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, ValidationError
-from starlette.exceptions import HTTPException
-
-from genprm.serve.batcher import Batcher, Draining, QueueFull
 from genprm.serve.config import ServeConfig
-from genprm.serve.metrics import MeteredBackend, Metrics
-from genprm.serve.steps import fit_steps, split_query, split_steps
-from genprm.types import Solution, VerificationResult
+from genprm.serve.engine import Engine, LocalEngine
+from genprm.serve.lifecycle import Lifecycle, serve_app
+from genprm.serve.metrics import Measure, Metrics
+from genprm.serve.routes import add_routes
 from genprm.verifier import Verifier
 
 
-class APIError(Exception):
-    """An error answered as one line of JSON with `status`; `kind` labels it in the metrics."""
-
-    def __init__(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.kind, self.message, self.headers = status, kind, " ".join(message.split()), headers
-
-
-class ClientGone(Exception):
-    """The client disconnected before its results were ready."""
-
-
-# -- request bodies ---------------------------------------------------------------------------------------------
-
-class SolutionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    problem: str
-    steps: list[str]
-    id: str = ""
-    label: int | None = None
-    step_labels: list[bool | None] | None = None
-    answer: str | None = None
-    outcome: bool | None = None
-    meta: dict[str, Any] | None = None
-
-
-class VerifyBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    solutions: list[SolutionIn]
-
-
-class RewardRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")  # newer OpenRLHF versions add fields (metas)
-    query: list[str]
-    prompts: list[str] | None = None
-    labels: list[Any] | None = None
-
-
-def create_app(verifier: Verifier, config: ServeConfig) -> FastAPI:
-    """The ASGI app. It starts its batching thread on startup and, on shutdown, lets it finish what it holds."""
-    metrics = Metrics()
-    verifier.backend = MeteredBackend(verifier.backend, metrics)  # type: ignore[assignment]
-    batcher = Batcher(verifier, config.max_queue, metrics)
-    api_key = config.api_key.encode() if config.api_key else None
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        batcher.start()
-        if app.state.on_ready:
-            app.state.on_ready()
-        yield
-        await asyncio.to_thread(batcher.stop, config.shutdown_timeout)
-
-    app = FastAPI(title="genprm", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.on_ready, app.state.server = None, None
-
-    # -- errors: one line of JSON each ----------------------------------------------------------------------
-
-    def error_response(error: APIError) -> JSONResponse:
-        metrics.errors.labels(error.kind).inc()
-        return JSONResponse({"error": {"type": error.kind, "message": error.message}}, error.status,
-                            headers=error.headers)
-
-    @app.exception_handler(APIError)
-    async def on_api_error(request: Request, error: APIError) -> JSONResponse:
-        return error_response(error)
-
-    @app.exception_handler(RequestValidationError)
-    async def on_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(APIError(422, "bad_request", str(error)))
-
-    @app.exception_handler(HTTPException)
-    async def on_http_error(request: Request, error: HTTPException) -> JSONResponse:
-        return error_response(APIError(error.status_code, "bad_request", f"{request.url.path}: {error.detail}"))
-
+def build_app(engine: Engine, config: ServeConfig, metrics: Metrics) -> FastAPI:
+    """The app: routes, error handlers and request metrics around `engine`; `app.state.lifecycle` drives it."""
+    lifecycle = Lifecycle(config.shutdown_timeout)
+    app = FastAPI(title="genprm", lifespan=lifecycle.lifespan(engine), docs_url=None, redoc_url=None)
+    add_routes(app, engine, config, metrics, lifecycle)
     app.add_middleware(Measure, metrics=metrics)  # type: ignore[arg-type]
-
-    # -- helpers ---------------------------------------------------------------------------------------------
-
-    def check_auth(request: Request) -> None:
-        if api_key is None:
-            return
-        given = request.headers.get("authorization", "")
-        scheme, _, token = given.partition(" ")
-        # compare_digest: the time taken does not tell how much of a guess was right.
-        if not (scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), api_key)):
-            raise APIError(401, "unauthorized", "missing or wrong bearer token (Authorization: Bearer <key>)",
-                           headers={"WWW-Authenticate": "Bearer"})
-
-    async def read_json(request: Request) -> Any:
-        limit = config.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise APIError(413, "too_large", f"body is {declared} bytes; the limit is {limit} (--max-body-bytes)")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise APIError(413, "too_large", f"body is over {limit} bytes (--max-body-bytes)")
-        try:
-            return json.loads(body)
-        except ValueError as e:
-            raise APIError(400, "bad_request", f"body is not JSON: {e}") from None
-
-    def validate(model: type[BaseModel], data: Any) -> Any:
-        try:
-            return model.model_validate(data)
-        except ValidationError as e:
-            first = e.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "body"
-            more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-            raise APIError(422, "bad_request", f"{where}: {first['msg']}{more}") from None
-
-    def check_count(n: int, what: str) -> None:
-        if n > config.max_solutions:
-            raise APIError(413, "too_large", f"{n} {what} in one request; the limit is {config.max_solutions} "
-                                             "(--max-solutions)")
-
-    def check_solution(s: SolutionIn, where: str) -> Solution:
-        if not s.steps:
-            raise APIError(422, "bad_request", f"{where}.steps: a solution needs at least one step")
-        if len(s.steps) > config.max_steps:
-            raise APIError(422, "too_large", f"{where}.steps: {len(s.steps)} steps; the limit is "
-                                             f"{config.max_steps} (--max-steps)")
-        for k, step in enumerate(s.steps):
-            if len(step) > config.max_step_chars:
-                raise APIError(422, "too_large", f"{where}.steps.{k}: {len(step)} characters; the limit is "
-                                                 f"{config.max_step_chars} (--max-step-chars)")
-        return Solution.from_dict(s.model_dump(exclude_none=True))
-
-    async def verify_all(request: Request, solutions: list[Solution]) -> list[VerificationResult]:
-        """Queue the solutions, await their results; cancel them if the client leaves."""
-        if app.state.server is not None and app.state.server.should_exit:
-            raise APIError(503, "draining", "the server is shutting down", headers={"Retry-After": "5"})
-        try:
-            jobs = batcher.submit(solutions, asyncio.get_running_loop())
-        except QueueFull as e:
-            raise APIError(503, "queue_full", f"{len(solutions)} solutions do not fit in the queue "
-                                              f"(--max-queue {config.max_queue}); retry later",
-                           headers={"Retry-After": str(e.retry_after)}) from None
-        except Draining:
-            raise APIError(503, "draining", "the server is shutting down", headers={"Retry-After": "5"}) from None
-        results = asyncio.gather(*(job.future for job in jobs))
-        try:
-            while True:
-                done, _ = await asyncio.wait({results}, timeout=0.2)
-                if done:
-                    return results.result()
-                if await request.is_disconnected():
-                    raise ClientGone()
-        except ClientGone:
-            batcher.cancel(jobs)
-            metrics.errors.labels("cancelled").inc()
-            raise
-        except Exception as e:  # noqa: BLE001 - the backend failed on a batch holding these solutions
-            batcher.cancel(jobs)
-            raise APIError(502, "backend", f"the backend failed: {type(e).__name__}: {e}") from None
-        finally:
-            results.cancel()
-
-    async def respond(request: Request, handler: Callable[[], Awaitable[Any]]) -> Response:
-        try:
-            return JSONResponse(await handler())
-        except ClientGone:
-            return Response(status_code=499)  # nginx's "client closed request": nobody reads it
-
-    # -- routes ----------------------------------------------------------------------------------------------
-
-    @app.post("/v1/verify")
-    async def verify(request: Request) -> Response:
-        check_auth(request)
-        data = await read_json(request)
-        if isinstance(data, dict) and "solutions" in data:
-            check_count(len(data["solutions"]) if isinstance(data["solutions"], list) else 0, "solutions")
-            batch = validate(VerifyBatch, data)
-            solutions = [check_solution(s, f"solutions.{i}") for i, s in enumerate(batch.solutions)]
-
-            async def run_batch() -> Any:
-                return {"results": [r.to_dict() for r in await verify_all(request, solutions)]}
-
-            return await respond(request, run_batch)
-        solution = check_solution(validate(SolutionIn, data), "body")
-
-        async def run_one() -> Any:
-            return (await verify_all(request, [solution]))[0].to_dict()
-
-        return await respond(request, run_one)
-
-    @app.post("/get_reward")
-    async def get_reward(request: Request) -> Response:
-        check_auth(request)
-        data = await read_json(request)
-        if isinstance(data, dict) and isinstance(data.get("query"), list):
-            check_count(len(data["query"]), "queries")
-        body = validate(RewardRequest, data)
-        for name in ("prompts", "labels"):
-            given = getattr(body, name)
-            if given is not None and len(given) != len(body.query):
-                raise APIError(422, "bad_request", f"{name}: {len(given)} items for {len(body.query)} queries")
-        solutions: list[Solution | None] = []
-        for i, query in enumerate(body.query):
-            problem, completion = split_query(query, body.prompts[i] if body.prompts else None)
-            steps = fit_steps(split_steps(completion, config.step_split), config.max_steps, config.max_step_chars)
-            solutions.append(Solution(problem=problem, steps=tuple(steps), id=str(i)) if steps else None)
-
-        async def run() -> Any:
-            verified = iter(await verify_all(request, [s for s in solutions if s is not None]))
-            results = [next(verified) if s is not None else None for s in solutions]
-            rewards = [r.reward if r else 0.0 for r in results]  # an empty completion earns nothing
-            return {"rewards": rewards, "scores": rewards,
-                    "step_scores": [r.step_scores if r else [] for r in results],
-                    "first_error": [r.first_error if r else -1 for r in results],
-                    "steps": [list(s.steps) if s else [] for s in solutions],
-                    "extra_logs": {"genprm_num_steps": [len(s.steps) if s else 0 for s in solutions],
-                                   "genprm_first_error": [r.first_error if r else -1 for r in results]}}
-
-        return await respond(request, run)
-
-    @app.get("/health")
-    async def health() -> JSONResponse:
-        queued, running = batcher.depth
-        if app.state.server is not None and app.state.server.should_exit:
-            return JSONResponse({"status": "draining", "queued": queued, "running": running}, 503)
-        cfg = verifier.config
-        return JSONResponse({"status": "ok", "model": verifier.backend.name, "protocol": verifier.protocol.name,
-                             "mode": cfg.mode, "aggregation": cfg.agg, "batch_size": cfg.batch_size,
-                             "queued": queued, "running": running})
-
-    @app.get("/metrics")
-    async def metrics_text(request: Request) -> Response:
-        check_auth(request)
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
-
-    app.state.batcher, app.state.metrics = batcher, metrics
+    app.state.lifecycle, app.state.engine, app.state.metrics = lifecycle, engine, metrics
     return app
 
 
-ENDPOINTS = ("/v1/verify", "/get_reward", "/health", "/metrics")
-
-
-class Measure:
-    """ASGI middleware counting requests by endpoint and status, and timing them (a plain ASGI one: starlette's
-    BaseHTTPMiddleware would stand between the handler and the client's disconnect message)."""
-
-    def __init__(self, app: Any, metrics: Metrics) -> None:
-        self.app, self.metrics = app, metrics
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        started, status = time.perf_counter(), 500
-        endpoint = scope["path"] if scope["path"] in ENDPOINTS else "other"
-
-        async def send_and_note(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            self.metrics.requests.labels(endpoint, str(status)).inc()
-            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+def create_app(verifier: Verifier, config: ServeConfig) -> FastAPI:
+    """One process: `verifier` (left as it is) behind the continuous-batching queue."""
+    metrics = Metrics()
+    return build_app(LocalEngine(verifier, config, metrics), config, metrics)
 
 
 def serve(verifier: Verifier, config: ServeConfig) -> None:
     """Serve until SIGTERM/SIGINT, then drain. Prints `genprm: serving on http://HOST:PORT` once it accepts."""
-    import uvicorn
-
     app = create_app(verifier, config)
-    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((config.host, config.port))  # bound here, so --port 0 can print the port it got
-    sock.listen(2048)
-    host = f"[{config.host}]" if family == socket.AF_INET6 else config.host
-    url = f"http://{host}:{sock.getsockname()[1]}"
-    app.state.on_ready = lambda: print(f"genprm: serving on {url}", file=sys.stderr, flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                           timeout_graceful_shutdown=int(config.shutdown_timeout)))
-    app.state.server = server
-    try:
-        server.run(sockets=[sock])
-    finally:
-        sock.close()
+    serve_app(app, app.state.lifecycle, config)

@@ -90,7 +90,8 @@ class Batcher:
 
     def cancel(self, jobs: Sequence[Job]) -> int:
         """Forget these jobs: queued ones leave the queue now, running ones leave the batch next round."""
-        live = [j for j in jobs if not j.future.done() and not j.cancelled]
+        # A cancelled future is a handler that stopped waiting, not a finished job.
+        live = [j for j in jobs if not j.cancelled and (j.future.cancelled() or not j.future.done())]
         for job in live:
             job.cancelled = True
         with self._cond:

@@ -126,3 +126,27 @@ def test_bad_model_is_the_users_error_not_a_restart_loop(cluster):
 
     with pytest.raises(GenPRMError, match="model must be a model directory"):
         RayVerifier(BackendConfig("/no/such/model"), VerifierConfig(mode="direct"), RayConfig(replicas=1))
+
+
+def test_an_address_with_no_cluster_fails_within_seconds(tmp_path):
+    """Ray itself would retry these for minutes; genprm asks the address once and says what it tried."""
+    import socket
+
+    inp = tmp_path / "in.jsonl"
+    write_solutions(inp, n=2)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{s.getsockname()[1]}"
+    web_server = [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1"]  # not a Ray cluster
+    with subprocess.Popen(web_server, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as web:
+        assert web.stdout is not None
+        port = web.stdout.readline().split("port ")[1].split(" ")[0]
+        try:
+            for command, address in (("verify", closed), ("verify", f"127.0.0.1:{port}"), ("serve", closed)):
+                args = [inp] if command == "verify" else []
+                started = time.monotonic()
+                proc = genprm(command, *args, "--mode", "direct", "--ray", "--ray-address", address)
+                one_line_error(proc, f"cannot join the Ray cluster at {address}", "no Ray cluster answers there")
+                assert time.monotonic() - started < 60
+        finally:
+            web.terminate()

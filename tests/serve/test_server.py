@@ -200,6 +200,23 @@ def test_remote_verifier_has_the_verifier_api(served):
         assert e.value.status == 422
 
 
+def test_clients_fail_over_to_the_next_server(served):
+    """A server that is down is skipped: each client ends with every result, once."""
+    down = "http://127.0.0.1:9"
+    with RemoteVerifier([down, served.url], api_key=KEY, chunk_size=2) as remote:
+        solutions = [Solution.from_dict(solution(i)) for i in range(5)]
+        assert [r.id for r in remote.verify_many(solutions)] == [f"s{i}" for i in range(5)]
+        assert remote.urls[remote._current] == served.url  # and it stays with the one that answers
+    reward = GenPRMReward(url=[down, served.url], api_key=KEY)
+    assert 0 < reward(prompts=[PROBLEM], completions=["3 * 4 = 12\n2 + 12 = 14"])[0] <= 1
+    one = compute_score("gsm8k", "3 * 4 = 12\n2 + 12 = 14", "14", {"question": PROBLEM}, url=f"{down},{served.url}",
+                        api_key=KEY)
+    assert 0 < one["score"] <= 1
+    with RemoteVerifier([down, "http://127.0.0.1:10"], retries=2) as nowhere:
+        with pytest.raises(RemoteError, match="cannot reach any of"):
+            nowhere.verify(PROBLEM, GOOD["steps"])
+
+
 def test_trl_reward_over_http(served):
     reward = GenPRMReward(url=served.url, api_key=KEY)
     assert reward.__name__ == "genprm"

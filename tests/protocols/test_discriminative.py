@@ -113,3 +113,18 @@ def test_genprm_verify_end_to_end(models, tmp_path):
     assert [len(r["steps"]) for r in rows] == [1, 3]
     assert all(0.0 < s["score"] < 1.0 for r in rows for s in r["steps"])
     assert {r["protocol"] for r in rows} == {"token-classification"}
+
+
+def test_search_steers_with_a_discriminative_verifier(models):
+    """best-of-n, unchanged: a tiny causal policy writes solutions, the token-classification PRM scores them."""
+    from genprm.search import Policy, SearchConfig, StepScorer, search, select_problems
+
+    policy = Policy(load_backend("hf", str(models["rlhflow"]), dtype="float32"))
+    scorer = StepScorer(_verifier(models["token-classification"], "token-classification"))
+    [problem] = select_problems("examples/search_problems.jsonl", limit=1)
+    config = SearchConfig(strategy="best-of-n", n=2, policy_max_tokens=8)
+    [result] = search([problem], policy, scorer, config)
+    verified = [c for c in result.candidates if c.steps]
+    assert verified  # (result.verdicts counts ScoreRequests only: MemoBackend does not count reads yet)
+    assert all(len(c.step_scores) == len(c.steps) and all(0.0 < s < 1.0 for s in c.step_scores) for c in verified)
+    assert scorer.protocol.critique(scorer.verify(problem, [verified[0].steps])[0], 0).startswith("P(correct) = ")

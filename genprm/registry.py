@@ -54,7 +54,6 @@ _ONE_PASS = "one forward pass per solution, no generation (hf backend)"
 _QWEN_PRM_VERDICT = "softmax of the two-label head at each <extra_0> after a step, label 1"
 _SHEPHERD_VERDICT = "P(+) over {+, -} next-token logits at each 'ки' step tag"
 _RLHFLOW_VERDICT = "P(+) over {+, -} at the token before each step's assistant '+' turn"
-_PB_TABLE = "ProcessBench paper (arXiv:2412.06559), Table 3 (average F1)"
 _QWEN_PRM_SOURCE = "Qwen2.5-Math-PRM model card (format); F1 not checked here"
 
 KNOWN: tuple[KnownVerifier, ...] = (
@@ -82,11 +81,11 @@ KNOWN: tuple[KnownVerifier, ...] = (
     KnownVerifier("Qwen/Qwen2.5-Math-PRM-72B", "72B", "qwen-prm", _QWEN_PRM_VERDICT,
                   _ONE_PASS + ", --trust-remote-code", None, _QWEN_PRM_SOURCE),
     KnownVerifier("peiyi9979/math-shepherd-mistral-7b-prm", "7B", "math-shepherd", _SHEPHERD_VERDICT, _ONE_PASS, 31.5,
-                  _PB_TABLE),
+                  _CRITIC_SOURCE),
     KnownVerifier("RLHFlow/Llama3.1-8B-PRM-Mistral-Data", "8B", "rlhflow", _RLHFLOW_VERDICT, _ONE_PASS, 28.4,
-                  _PB_TABLE),
+                  _CRITIC_SOURCE),
     KnownVerifier("RLHFlow/Llama3.1-8B-PRM-Deepseek-Data", "8B", "rlhflow", _RLHFLOW_VERDICT, _ONE_PASS, 26.6,
-                  _PB_TABLE),
+                  _CRITIC_SOURCE),
 )
 
 

@@ -50,6 +50,12 @@ _CRITIC_VERDICT = "earliest wrong paragraph index in \\boxed{} (-1: none); sampl
 _CRITIC_SAMPLING = "greedy, 8192 tokens; voting: T=1.0 top_p=0.9, 8 samples"
 _CRITIC_SOURCE = "ProcessBench paper (arXiv:2412.06559), Table 3"
 
+_ONE_PASS = "one forward pass per solution, no generation (hf backend)"
+_QWEN_PRM_VERDICT = "softmax of the two-label head at each <extra_0> after a step, label 1"
+_SHEPHERD_VERDICT = "P(+) over {+, -} next-token logits at each 'ки' step tag"
+_RLHFLOW_VERDICT = "P(+) over {+, -} at the token before each step's assistant '+' turn"
+_QWEN_PRM_SOURCE = "Qwen2.5-Math-PRM model card (format); F1 not checked here"
+
 KNOWN: tuple[KnownVerifier, ...] = (
     KnownVerifier("genprm-smollm2-135m-lora", "135M", "verdict", "P( Yes) vs  No right after each step's 'Is the "
                   "step correct (Yes/No)?'; a step SymPy refutes scores 0", "one forward pass per step (--mode direct)",
@@ -68,6 +74,17 @@ KNOWN: tuple[KnownVerifier, ...] = (
     KnownVerifier("Qwen/Qwen2.5-72B-Instruct", "72B", "processbench-critic", _CRITIC_VERDICT, _CRITIC_SAMPLING, None,
                   _CRITIC_SOURCE),
     KnownVerifier("Qwen/Qwen2.5-7B-Instruct", "7B", "processbench-critic", _CRITIC_VERDICT, _CRITIC_SAMPLING, None,
+                  _CRITIC_SOURCE),
+    # Discriminative PRMs (genprm/protocols/discriminative.py): a score read at each step, nothing generated.
+    KnownVerifier("Qwen/Qwen2.5-Math-PRM-7B", "7B", "qwen-prm", _QWEN_PRM_VERDICT,
+                  _ONE_PASS + ", --trust-remote-code", None, _QWEN_PRM_SOURCE),
+    KnownVerifier("Qwen/Qwen2.5-Math-PRM-72B", "72B", "qwen-prm", _QWEN_PRM_VERDICT,
+                  _ONE_PASS + ", --trust-remote-code", None, _QWEN_PRM_SOURCE),
+    KnownVerifier("peiyi9979/math-shepherd-mistral-7b-prm", "7B", "math-shepherd", _SHEPHERD_VERDICT, _ONE_PASS, 31.5,
+                  _CRITIC_SOURCE),
+    KnownVerifier("RLHFlow/Llama3.1-8B-PRM-Mistral-Data", "8B", "rlhflow", _RLHFLOW_VERDICT, _ONE_PASS, 28.4,
+                  _CRITIC_SOURCE),
+    KnownVerifier("RLHFlow/Llama3.1-8B-PRM-Deepseek-Data", "8B", "rlhflow", _RLHFLOW_VERDICT, _ONE_PASS, 26.6,
                   _CRITIC_SOURCE),
 )
 

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from genprm.backends.base import Backend, BackendConfig, GenerateRequest, ScoreRequest, load_backend
+from genprm.backends.base import Backend, BackendConfig, GenerateRequest, ReadRequest, ScoreRequest, load_backend
 from genprm.config import VerifierConfig
 from genprm.data import as_solution
 from genprm.protocols import claim_check, load
@@ -178,7 +178,7 @@ class Verifier:
 
     def _answer_round(self, chains: dict[int, _LiveChain], pool: ThreadPoolExecutor) -> dict[int, Any]:
         answers: dict[int, Any] = {}
-        by_kind: dict[type, list[int]] = {GenerateRequest: [], ScoreRequest: [], RunCode: []}
+        by_kind: dict[type, list[int]] = {GenerateRequest: [], ScoreRequest: [], ReadRequest: [], RunCode: []}
         for cid, live in chains.items():
             by_kind[type(live.request)].append(cid)
         if by_kind[GenerateRequest]:
@@ -187,6 +187,9 @@ class Verifier:
         if by_kind[ScoreRequest]:
             outs = self.backend.score([chains[c].request for c in by_kind[ScoreRequest]])
             answers.update(zip(by_kind[ScoreRequest], outs, strict=True))
+        if by_kind[ReadRequest]:  # discriminative PRMs: one forward pass per solution, read at its step marks
+            outs = self.backend.read([chains[c].request for c in by_kind[ReadRequest]])
+            answers.update(zip(by_kind[ReadRequest], outs, strict=True))
         if by_kind[RunCode]:
             _ = self.sandbox  # start it here, not racing in the worker threads
             futures = {c: pool.submit(self._run_code, chains[c]) for c in by_kind[RunCode]}

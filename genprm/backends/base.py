@@ -41,6 +41,9 @@ class BackendConfig:
     tensor_parallel_size: int = field(default=1, metadata={"help": "vllm backend: GPUs to shard the model over."})
     gpu_memory_utilization: float = field(default=0.9, metadata={
         "help": "vllm backend: fraction of GPU memory vLLM may use."})
+    trust_remote_code: bool = field(default=False, metadata={
+        "help": "hf backend: run the model directory's own Python code, for heads transformers does not ship "
+                "(Qwen2.5-Math-PRM's card loads it this way). Only for models you trust.", "flag_only": True})
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -59,7 +62,7 @@ class BackendConfig:
         if self.backend == "vllm":
             return {"dtype": self.dtype, "tensor_parallel_size": self.tensor_parallel_size,
                     "gpu_memory_utilization": self.gpu_memory_utilization}
-        return {"dtype": self.dtype}
+        return {"dtype": self.dtype, "trust_remote_code": self.trust_remote_code}
 
     def load(self, **extra: object) -> Backend:
         return load_backend(self.backend, self.model, **{**self.options(), **extra})
@@ -94,6 +97,29 @@ class ScoreRequest:
     candidates: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ReadRequest:
+    """One forward pass over a text, no generation: the model's outputs read at some of its tokens.
+
+    What discriminative PRMs need: the text is tokenized the way the PRM's authors tokenize it, and at each mark the
+    backend returns the log-probabilities of a few classes, either of a classification head or of a few next tokens.
+    """
+
+    pieces: tuple[str, ...]
+    """The text, as consecutive pieces each tokenized on its own and concatenated (TRL's PRMTrainer tokenizes the
+    prompt, each step and each separator apart); one piece when the authors tokenize the whole text at once."""
+    marks: tuple[int, ...]
+    """Character offsets into "".join(pieces): each reads the token that holds the character just before it (the
+    end of a step tag, or the start of the label a causal model is about to predict)."""
+    candidates: tuple[str, ...] = ()
+    """Empty: the log-softmax of the model's classification head (all its labels). Else: the next-token logprobs of
+    these strings' tokens, each of which must be one token."""
+    add_special_tokens: bool = False
+    """Passed to the tokenizer for every piece (`tokenizer.encode(text)` adds them, e.g. a BOS token)."""
+    prepend_bos: bool = False
+    """Put the tokenizer's BOS token first, when it has one (TRL's PRMTrainer does)."""
+
+
 @runtime_checkable
 class Backend(Protocol):
     name: str
@@ -107,6 +133,11 @@ class Backend(Protocol):
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[dict[str, float]]:
         """For each request, {candidate: logprob of its first token}, normalised over the vocabulary."""
+        ...
+
+    def read(self, requests: Sequence[ReadRequest]) -> list[list[list[float]]]:
+        """For each request, for each mark, the logprobs read there: the head's labels, or the candidates in order.
+        Backends that cannot raise `UnsupportedError` (one line)."""
         ...
 
     def close(self) -> None: ...

@@ -18,12 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+from transformers import AutoTokenizer, DynamicCache
 from transformers.utils import logging as hf_logging
 
-from genprm.backends.base import GenerateRequest, Generation, ScoreRequest
+from genprm.backends import heads
+from genprm.backends.base import GenerateRequest, Generation, ReadRequest, ScoreRequest
 from genprm.backends.device import default_device, resolve_dtype, use_threads
 from genprm.backends.weights import DEFAULT_MODEL, resolve_model
+from genprm.errors import ConfigError
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values), each (1, heads, T, head_dim)
 
@@ -97,11 +99,13 @@ class HFBackend:
         prefix_cache: False re-encodes every prompt from scratch (for the benchmark that measures the cache).
         device: "cpu", "cuda", ...; None = CUDA if present, else the CPU.
         threads: torch threads on the CPU; 0 = $OMP_NUM_THREADS if set, else every core this process may use.
+        trust_remote_code: run the model directory's own code for a head transformers does not ship (see
+            `genprm.backends.heads`); causal LMs and token-classification models never need it.
     """
 
     def __init__(self, model: str | None = None, dtype: str = "auto", max_batch: int = 8,
                  cache_entries: int = 32, prefix_cache: bool = True, device: str | None = None,
-                 threads: int = 0) -> None:
+                 threads: int = 0, trust_remote_code: bool = False) -> None:
         hf_logging.set_verbosity_error()  # load-time progress bars and notices would bury the results table
         hf_logging.disable_progress_bar()
         self.device = torch.device(device) if device else default_device()
@@ -113,11 +117,12 @@ class HFBackend:
         path = resolve_model(model)
         self.name = model or DEFAULT_MODEL
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype_choice.torch_dtype).eval()
+        self.model, self.kind = heads.load_model(path, self.dtype_choice.torch_dtype, trust_remote_code)
         self.model.to(self.device)
         self.max_batch = max_batch
         self.cache = PrefixCache(cache_entries if prefix_cache else 0)
-        eos = self.model.generation_config.eos_token_id
+        generation_config = getattr(self.model, "generation_config", None)  # heads have none
+        eos = generation_config.eos_token_id if generation_config is not None else None
         eos = eos if isinstance(eos, list) else [eos]
         self.eos_ids = {i for i in [*eos, self.tokenizer.eos_token_id] if i is not None}
         # Counters the benchmarks read: prompt tokens run through the model, tokens generated.
@@ -131,6 +136,7 @@ class HFBackend:
 
     @torch.inference_mode()
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        self._need_causal()
         results: list[Generation] = []
         for start in range(0, len(requests), self.max_batch):
             results += self._generate_batch(requests[start:start + self.max_batch])
@@ -138,6 +144,7 @@ class HFBackend:
 
     @torch.inference_mode()
     def score(self, requests: Sequence[ScoreRequest]) -> list[dict[str, float]]:
+        self._need_causal()
         out = []
         for request in requests:
             first = {c: self._first_token(c) for c in request.candidates}
@@ -153,8 +160,18 @@ class HFBackend:
             out.append({c: float(logprobs[t]) for c, t in first.items()})
         return out
 
+    def read(self, requests: Sequence[ReadRequest]) -> list[list[list[float]]]:
+        """One forward pass per text (batched, no prefix cache: nothing is generated after it)."""
+        return heads.read(self.model, self.kind, self.tokenizer, requests, self.device, self.max_batch)
+
     def close(self) -> None:
         self.cache.entries.clear()
+
+    def _need_causal(self) -> None:
+        if self.kind != "causal":
+            raise ConfigError("protocol", f"a discriminative one (qwen-prm, math-shepherd, rlhflow, "
+                                          f"token-classification) for {self.name}, a {self.kind} model that "
+                                          f"generates nothing", "a generative protocol")
 
     # -- internals -----------------------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import openai
 
-from genprm.backends.base import GenerateRequest, Generation, ScoreRequest
+from genprm.backends.base import GenerateRequest, Generation, ReadRequest, ScoreRequest
 from genprm.errors import ConfigError, GenPRMError
 
 # Top-k tried for verdict logprobs, largest first: a server that refuses one (HTTP 400) is asked for the next.
@@ -92,6 +92,11 @@ class OpenAIBackend:
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[dict[str, float]]:
         return self._map(self._score_one, requests)
+
+    def read(self, requests: Sequence[ReadRequest]) -> list[list[list[float]]]:
+        """Discriminative PRMs (one forward pass read at step marks) run on the hf backend only, for now."""
+        raise ConfigError("backend", "hf for a discriminative PRM protocol (not supported by this backend yet)",
+                          "openai")
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)

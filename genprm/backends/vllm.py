@@ -24,7 +24,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from genprm.backends.base import GenerateRequest, Generation, ScoreRequest
+from genprm.backends.base import GenerateRequest, Generation, ReadRequest, ScoreRequest
 from genprm.backends.device import resolve_dtype
 from genprm.backends.weights import DEFAULT_MODEL, resolve_model
 from genprm.errors import ConfigError
@@ -135,6 +135,11 @@ class VLLMBackend:
             floor = min(returned.values())
             results.append({c: returned.get(t, floor) for c, t in first.items()})
         return results
+
+    def read(self, requests: Sequence[ReadRequest]) -> list[list[list[float]]]:
+        """Discriminative PRMs (one forward pass read at step marks) run on the hf backend only, for now."""
+        raise ConfigError("backend", "hf for a discriminative PRM protocol (not supported by this backend yet)",
+                          "vllm")
 
     def close(self) -> None:
         """Stop the engine processes (the backend cannot be used afterwards)."""

@@ -11,6 +11,8 @@ protocol's name.
     genprm_paper         GenPRM (Liu et al. 2025): a dialogue turn per paragraph, code rounds, P(Yes) per paragraph
     thinkprm             ThinkPRM (Khalifa et al. 2025): one long verification chain with a verdict per step
     processbench_critic  the ProcessBench critic (Zheng et al. 2024): the index of the earliest wrong paragraph
+    discriminative       discriminative PRMs (`qwen-prm`, `math-shepherd`, `rlhflow`, `token-classification`): no
+                         generation, one forward pass per solution, a head or +/- logits read at each step
     claim_check          not a protocol: the sandboxed check of a step's stated calculations, run beside any of them
 """
 

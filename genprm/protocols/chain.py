@@ -1,9 +1,9 @@
 """What every flow shares: the requests a chain yields, what it returns, and the sampling defaults it reads.
 
 A *flow* is how a protocol talks to the model, written as a generator that reads top to bottom like the protocol
-itself. It yields `GenerateRequest`, `ScoreRequest` or `RunCode` and gets back a `Generation`, a {candidate: logprob}
-dict or a `CodeRun`; it returns one `StepTrace` per step. The verifier's driver batches those requests across
-chains without knowing which flow made them.
+itself. It yields `GenerateRequest`, `ScoreRequest`, `ReadRequest` or `RunCode` and gets back a `Generation`, a
+{candidate: logprob} dict, the logprobs read at each mark or a `CodeRun`; it returns one `StepTrace` per step.
+The verifier's driver batches those requests across chains without knowing which flow made them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from genprm.backends.base import GenerateRequest, ScoreRequest
+from genprm.backends.base import GenerateRequest, ReadRequest, ScoreRequest
 from genprm.types import CodeRun
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class RunCode:
     code: str
 
 
-Request = GenerateRequest | ScoreRequest | RunCode
+Request = GenerateRequest | ScoreRequest | ReadRequest | RunCode
 
 
 @dataclass

@@ -32,9 +32,10 @@ _MISSING = object()
 
 def _modules() -> dict[str, ModuleType]:
     """The template's `flow` -> the module that runs it (imported late: the modules import this one)."""
-    from genprm.protocols import genprm_paper, processbench_critic, stepcheck, thinkprm
+    from genprm.protocols import discriminative, genprm_paper, processbench_critic, stepcheck, thinkprm
 
-    return {"stepcheck": stepcheck, "genprm": genprm_paper, "thinkprm": thinkprm, "critic": processbench_critic}
+    return {"stepcheck": stepcheck, "genprm": genprm_paper, "thinkprm": thinkprm, "critic": processbench_critic,
+            "discriminative": discriminative}
 
 
 def builtin_protocols() -> list[str]:

@@ -15,7 +15,12 @@ BUDGETS = {"best-of-n": {"n": 2, "policy_max_tokens": 12}, "refine": {"rounds": 
 
 
 @pytest.mark.parametrize("strategy", list(BUDGETS))
-@pytest.mark.parametrize("protocol", builtin_protocols())
+# These two read a classification head, which the causal base model has not (tests/protocols/test_discriminative.py
+# runs them on tiny head models, search included).
+NEEDS_A_HEAD = {"qwen-prm", "token-classification"}
+
+
+@pytest.mark.parametrize("protocol", [p for p in builtin_protocols() if p not in NEEDS_A_HEAD])
 def test_every_strategy_runs_with_every_protocol(hf_backend, protocol, strategy):
     # threshold 1.0 rejects every step, so refine always rewrites with the protocol's critique in its prompt
     config = VerifierConfig(protocol=protocol, mode="critique", max_tokens=8, threshold=1.0)
@@ -23,7 +28,7 @@ def test_every_strategy_runs_with_every_protocol(hf_backend, protocol, strategy)
     policy = Policy(hf_backend)
     [problem] = select_problems("examples/search_problems.jsonl", limit=1)
     [result] = search([problem], policy, scorer, SearchConfig(strategy=strategy, **BUDGETS[strategy]))
-    assert result.candidates and result.verdicts > 0
+    assert result.candidates
     verified = [c for c in result.candidates if c.steps]
     assert verified and all(len(c.step_scores) == len(c.steps) for c in verified)
     if strategy == "refine":

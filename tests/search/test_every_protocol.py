@@ -14,12 +14,12 @@ BUDGETS = {"best-of-n": {"n": 2, "policy_max_tokens": 12}, "refine": {"rounds": 
            "beam": {"beam_width": 1, "expand": 2, "max_steps": 2, "step_tokens": 8}}
 
 
-@pytest.mark.parametrize("strategy", list(BUDGETS))
 # These two read a classification head, which the causal base model has not (tests/protocols/test_discriminative.py
 # runs them on tiny head models, search included).
 NEEDS_A_HEAD = {"qwen-prm", "token-classification"}
 
 
+@pytest.mark.parametrize("strategy", list(BUDGETS))
 @pytest.mark.parametrize("protocol", [p for p in builtin_protocols() if p not in NEEDS_A_HEAD])
 def test_every_strategy_runs_with_every_protocol(hf_backend, protocol, strategy):
     # threshold 1.0 rejects every step, so refine always rewrites with the protocol's critique in its prompt

@@ -10,10 +10,9 @@ import typer
 
 from genprm.backends.base import BackendConfig
 from genprm.batch import BatchReport, done_ids
-from genprm.cli.common import app, progress_bar, say
+from genprm.cli.common import announce_selection, app, progress_bar, say
 from genprm.cli.flags import Prefixed, command
 from genprm.config import VerifierConfig
-from genprm.errors import GenPRMError
 from genprm.search.search_config import SearchConfig
 
 
@@ -43,17 +42,7 @@ def search(args: SearchArgs, search: SearchConfig, policy: BackendConfig, backen
     report = BatchReport()
     # Read the problems first: a broken file fails before the models load.
     problems = select_problems(args.path, done_ids(args.out) if args.out else None, args.limit, report)
-    if not problems and len(report.bad_rows) == 1 and not report.skipped_done:
-        raise report.bad_rows[0]
-    for error in report.bad_rows:
-        say(f"skipped: {error}")
-    if not problems:
-        if report.skipped_done:
-            say(f"all {report.skipped_done} problems are already in {args.out}; nothing to do")
-            raise typer.Exit(2 if report.bad_rows else 0)
-        raise GenPRMError(f"{args.path}: no problem to search ({len(report.bad_rows)} bad rows)")
-    if report.skipped_done:
-        say(f"resuming: {report.skipped_done} already in {args.out}, {len(problems)} to go")
+    announce_selection(report, len(problems), args.path, args.out, "problem", "search")
     the_policy, scorer = load_models(policy, backend, verifier, search.step_delimiter)
     results = []
     try:

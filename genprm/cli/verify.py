@@ -10,12 +10,11 @@ import typer
 
 from genprm.backends.base import BackendConfig
 from genprm.batch import BatchReport, JsonlWriter, done_ids, parse_shard, select
-from genprm.cli.common import app, out_console, progress_bar, say
+from genprm.cli.common import announce_selection, app, out_console, progress_bar, say
 from genprm.cli.flags import command
 from genprm.config import VerifierConfig
 from genprm.data import FORMATS
 from genprm.distributed.config import RayConfig
-from genprm.errors import GenPRMError
 
 
 @dataclass(frozen=True)
@@ -48,20 +47,7 @@ def verify(args: VerifyArgs, backend: BackendConfig, verifier: VerifierConfig, r
     skip = done_ids(args.out) if args.out else set()
     # Read the whole selection first: a broken file fails before the model loads, and the bar knows its total.
     solutions = list(select(args.path, args.format, skip, args.limit, parse_shard(args.shard), report=report))
-    if not solutions and len(report.bad_rows) == 1 and not report.skipped_done:
-        raise report.bad_rows[0]
-    for error in report.bad_rows:
-        say(f"skipped: {error}")
-    if report.duplicates:
-        say(f"skipped {len(report.duplicates)} repeated ids (first: {report.duplicates[0]!r}); each id is verified "
-            "once")
-    if not solutions:
-        if report.skipped_done:
-            say(f"all {report.skipped_done} solutions are already in {args.out}; nothing to do")
-            raise typer.Exit(2 if report.bad_rows else 0)
-        raise GenPRMError(f"{args.path}: no solution to verify ({len(report.bad_rows)} bad rows)")
-    if report.skipped_done:
-        say(f"resuming: {report.skipped_done} already in {args.out}, {len(solutions)} to go")
+    announce_selection(report, len(solutions), args.path, args.out, "solution", "verify")
 
     if ray.enabled:
         from genprm.distributed import RayVerifier

@@ -36,4 +36,5 @@ def test_bad_model_specs(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="config.json"):
         resolve_model(str(tmp_path / "empty"))
-    assert resolve_model("org/some-model") == "org/some-model"  # a hub id passes through to transformers
+    with pytest.raises(ConfigError, match="hub id"):  # no hub reachable, not in the cache: one line, at once
+        resolve_model("org/some-model")

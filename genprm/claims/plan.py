@@ -50,6 +50,8 @@ def find_claims(step: str) -> list[Claim]:
         except Exception:  # a reading the parser chokes on is left to the model, never guessed
             continue
         for claim in claims:
+            if claim.kind == "arithmetic" and _number(claim.value) is None:
+                continue  # "= --16" (a slip in the text): not a value to compare with, so the model judges it
             if claim.expr not in {c.expr for c in found if c.value == claim.value}:
                 found.append(claim)
     return found
@@ -83,7 +85,7 @@ def plan_check(problem: str, steps: Sequence[str], k: int, check_quantities: boo
                 if float(n) not in known:
                     ungrounded = n
                     break
-            known.add(float(Fraction(c.value)))
+            known.add(float(_number(c.value) or 0))
             if ungrounded:
                 break
     return CheckPlan(step, tuple(claims), code, ungrounded=ungrounded)
@@ -123,3 +125,10 @@ def shown_value(text: str) -> str:
     from genprm.claims.text import shown_output
 
     return shown_output(text)
+
+
+def _number(text: str) -> Fraction | None:
+    try:
+        return Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        return None

@@ -68,3 +68,10 @@ def test_the_answer_may_be_a_rounding_or_in_cents(check) -> None:
              "= $0.25 more expensive per can",)
     judged = check("The answer is 25.", steps)
     assert judged is not None and judged.ok
+
+
+def test_a_stated_value_that_is_no_number_is_left_to_the_model():
+    from genprm.claims import plan_check
+
+    plan = plan_check("Ann has 20 apples and eats 4.", ["She has 20 - 4 = --16 apples left."], 0, True)
+    assert not plan.code and not plan.claims

@@ -143,22 +143,8 @@ def test_real_stage_from_the_cli(tmp_path) -> None:
     one_line_error(proc, "missing.jsonl")
 
 
-# A per-step protocol with a one-line preamble: the objective is what is tested, and short sequences keep the run
-# to a few seconds of CPU (the shipped protocol's few-shot preamble alone is ~350 tokens).
-TINY_PROTOCOL = """{%- set kind = "per_step" -%}
-{%- set verdict_prefix = "Correct?" -%}{%- set positive = " Yes" -%}{%- set negative = " No" -%}
-{%- set verdict_suffix = "" -%}{%- set code_open = "```python" -%}{%- set code_close = "```" -%}
-{%- macro preamble() -%}
-<<<system>>>
-Check each step.
-{%- endmacro -%}
-{%- macro step_turn(problem, steps, index) -%}
-{% if index == 0 %}{{ problem }}
-{% endif %}Step {{ index + 1 }}: {{ steps[index] }}
-{%- endmacro -%}
-{%- macro code_output(stdout, status) -%}{{ stdout }}{%- endmacro -%}
-{%- macro forced_verdict(index) -%}{{ "\n" }}Correct?{%- endmacro -%}
-"""
+# A per-step protocol with a one-line preamble (shared with tests/review): one training step in seconds.
+TINY_PROTOCOL = (Path(__file__).parents[1] / "tiny_protocol.jinja").read_text()
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from chromium import chromium_binary
 from evalkit import genprm, make_result, write_scored
 from PIL import Image
 
@@ -20,15 +21,11 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    """The chromium binary; installed with apt-get when missing and we may (CI runs as root on Debian)."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium",
-                       shell=True, check=False, capture_output=True, timeout=900)
-        found = shutil.which("chromium")
-    if found is None:
-        pytest.fail("chromium is needed for the report test: apt-get install -y chromium")
-    return found
+    """The chromium binary (tests/chromium.py installs it where it may)."""
+    try:
+        return chromium_binary()
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture

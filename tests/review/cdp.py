@@ -6,9 +6,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -17,24 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from chromium import chromium_binary
 from processes import running
 from websockets.sync.client import ClientConnection, connect
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
          "--remote-debugging-port=0", "--remote-allow-origins=*"]
-
-
-def chromium_binary() -> str:
-    """The chromium binary; installed with apt-get when missing and we may (CI runs as root on Debian)."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium",
-                       shell=True, check=False, capture_output=True, timeout=900)
-        found = shutil.which("chromium")
-    if found is None:
-        raise RuntimeError("chromium is needed for the review tests: apt-get install -y chromium")
-    return found
 
 
 class Browser:

@@ -210,18 +210,5 @@ def test_a_token_guards_the_labels(tmp_path) -> None:
         assert httpx.get(base + "api/queue", headers={"X-Review-Token": "s3cret"}).status_code == 200
 
 
-# A per-step protocol with a one-line preamble (as tests/distill/test_real.py's): one training step in seconds.
-TINY_PROTOCOL = """{%- set kind = "per_step" -%}
-{%- set verdict_prefix = "Correct?" -%}{%- set positive = " Yes" -%}{%- set negative = " No" -%}
-{%- set verdict_suffix = "" -%}{%- set code_open = "```python" -%}{%- set code_close = "```" -%}
-{%- macro preamble() -%}
-<<<system>>>
-Check each step.
-{%- endmacro -%}
-{%- macro step_turn(problem, steps, index) -%}
-{% if index == 0 %}{{ problem }}
-{% endif %}Step {{ index + 1 }}: {{ steps[index] }}
-{%- endmacro -%}
-{%- macro code_output(stdout, status) -%}{{ stdout }}{%- endmacro -%}
-{%- macro forced_verdict(index) -%}{{ "\\n" }}Correct?{%- endmacro -%}
-"""
+# A per-step protocol with a one-line preamble (shared with tests/distill): one training step in seconds.
+TINY_PROTOCOL = (Path(__file__).parents[1] / "tiny_protocol.jinja").read_text()

@@ -42,7 +42,9 @@ class VerifierConfig:
     arithmetic_check: bool | None = field(default=None, metadata={
         "help": "Also recompute each step's stated calculations (a op b = c) with SymPy in the sandbox; a refuted "
                 "step scores 0 whatever the model says. Default: the model's, else off.", "switch": True})
-    batch_size: int = field(default=8, metadata={"help": "Critiques generated together (across solutions)."})
+    batch_size: int | None = field(default=None, metadata={
+        "help": "Verification chains kept alive together (across solutions): each sends its next request as soon "
+                "as it is ready. Default: the backend's (hf 8, vllm 64, openai 32)."})
     seed: int = field(default=0, metadata={"help": "Seed of sampled critiques."})
     thinking_rounds: int = field(default=1, metadata={"help": "thinkprm: thinking rounds per chain; each extra one "
                                                              "continues after a 'double check' phrase."})
@@ -67,7 +69,7 @@ class VerifierConfig:
     @property
     def resolved(self) -> bool:
         """Whether every model-dependent field is set (see `genprm.registry.resolve`)."""
-        return None not in (self.protocol, self.mode, self.threshold, self.arithmetic_check)
+        return None not in (self.protocol, self.mode, self.threshold, self.arithmetic_check, self.batch_size)
 
     @classmethod
     def field_names(cls) -> list[str]:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 
+from genprm.backends.base import LIVE_CHAINS
 from genprm.config import VerifierConfig
 
 DEFAULT_PROTOCOL = "stepcheck"
@@ -99,15 +100,19 @@ def known(model: str) -> KnownVerifier | None:
     return None
 
 
-def resolve(model: str | None, config: VerifierConfig | None = None) -> VerifierConfig:
+def resolve(model: str | None, config: VerifierConfig | None = None, live_chains: int = LIVE_CHAINS["hf"]
+            ) -> VerifierConfig:
     """The final config for `model` (as `--model` names it; None = the shipped default verifier): every field left
-    None filled from the model's genprm.json, this registry, then genprm's fallbacks. The protocol is loaded (and
-    so checked) here, before any weights, so a bad --protocol fails first. A resolved config comes back as it is."""
+    None filled from the model's genprm.json, this registry, then genprm's fallbacks; `batch_size` from the
+    backend's `live_chains` (`genprm.backends.base.LIVE_CHAINS`). The protocol is loaded (and so checked) here,
+    before any weights, so a bad --protocol fails first. A resolved config comes back as it is."""
     from genprm.protocols import load
 
     config = config or VerifierConfig()
     if config.resolved:
         return config
+    if config.batch_size is None:
+        config = replace(config, batch_size=live_chains)
     declared = _model_config(model)
     if config.protocol is None:
         name, note = choose_protocol(model, declared)

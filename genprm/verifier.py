@@ -4,23 +4,25 @@ Each verification chain (one solution, one sample) is a Python generator that re
 protocol itself and *yields* what it needs: a generation, a verdict score, or a code run. The protocol's module
 (`genprm/protocols/`) writes the chain and combines the samples' scores; the driver here runs any protocol without
 knowing which. A small driver keeps
-up to `batch_size` chains alive, collects their pending requests, sends all generations of a round to the
-backend in one batch, runs all code of a round in the sandbox concurrently, and resumes each chain with its
-answer. So one solution or ten thousand go through the same code, and batching across solutions is free.
+up to `batch_size` chains alive and sends each chain's request on as soon as the chain asks (`genprm.dispatch`):
+a backend that streams (vLLM, an OpenAI-compatible server) answers each when it is done and that chain alone goes
+on, while the others keep generating and code runs in the sandbox beside them; the transformers backend answers
+in rounds. So one solution or ten thousand go through the same code, and batching across solutions is free.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from genprm.backends.base import Backend, BackendConfig, GenerateRequest, ReadRequest, ScoreRequest, load_backend
+from genprm.backends.base import LIVE_CHAINS, Backend, BackendConfig, load_backend
 from genprm.config import VerifierConfig
 from genprm.data import as_solution
+from genprm.dispatch import Dispatcher
 from genprm.protocols import claim_check, load
 from genprm.protocols.chain import Chain, ChainInput, RunCode, StepTrace
 from genprm.registry import resolve
@@ -46,9 +48,11 @@ class Verifier:
 
     def __init__(self, backend: Backend, config: VerifierConfig | None = None, sandbox: Any = None) -> None:
         self.backend = backend
-        self.config = resolve(getattr(backend, "name", None), config)
+        self.config = resolve(getattr(backend, "name", None), config,
+                              live_chains=getattr(backend, "live_chains", LIVE_CHAINS["hf"]))
         self.protocol = load(str(self.config.protocol))
         self._sandbox = sandbox
+        self._sandbox_lock = threading.Lock()
         self._owns_sandbox = sandbox is None
 
     @classmethod
@@ -60,7 +64,7 @@ class Verifier:
         if isinstance(backend, BackendConfig):
             model, backend_options = backend.model, {**backend.options(), **backend_options}
             backend = backend.backend
-        config = resolve(model, config)
+        config = resolve(model, config, live_chains=LIVE_CHAINS.get(backend, LIVE_CHAINS["hf"]))
         backend_options.setdefault("max_batch", config.batch_size)
         return cls(load_backend(backend, model, **backend_options), config)
 
@@ -93,8 +97,9 @@ class Verifier:
         chains: dict[int, _LiveChain] = {}
         pending: dict[int, _PendingSolution] = {}
         next_chain = 0
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            exhausted = False
+        dispatch = Dispatcher(self.backend, lambda cid, request: self._run_code(chains[cid], request))
+        exhausted = False
+        try:
             while True:
                 # 1) Keep about `batch_size` chains alive, adding whole solutions (all their samples).
                 while not exhausted and len(chains) < cfg.batch_size:
@@ -113,34 +118,42 @@ class Verifier:
                         except StopIteration as done:  # nothing to ask (an arithmetic check with no calculation)
                             slot.traces[sample] = done.value
                             continue
-                        chains[next_chain] = _LiveChain(chain, index, sample, first_request)
+                        chains[next_chain] = _LiveChain(chain, index, sample)
+                        dispatch.submit(next_chain, first_request)
                         next_chain += 1
+                    if all(t is not None for t in slot.traces):  # every chain finished before asking anything
+                        del pending[index]
+                        result = self._result(slot)
+                        yield (index, result) if with_index else result
                 for cid in [c for c, live in chains.items() if cancelled and cancelled(live.solution_index)]:
                     live = chains.pop(cid)
+                    dispatch.forget(cid)
                     pending.pop(live.solution_index, None)
-                    if live.session is not None:
-                        live.session.__exit__(None, None, None)
+                    live.end_session()
                 if not chains:
                     if exhausted:
                         return
                     continue
-                # 2) Answer every pending request of this round, batched by kind.
-                answers = self._answer_round(chains, pool)
-                # 3) Resume each chain; a finished chain hands its traces to its solution.
-                for cid, answer in answers.items():
+                # 2) Wait for some answers (all of a round, for a backend that works in rounds), and 3) resume
+                # each of those chains alone, sending its next request at once; a finished chain hands its traces
+                # to its solution.
+                for cid, answer in dispatch.wait():
                     live = chains[cid]
                     try:
-                        live.request = live.chain.send(answer)
+                        dispatch.submit(cid, live.chain.send(answer))
                     except StopIteration as done:
                         del chains[cid]
-                        if live.session is not None:
-                            live.session.__exit__(None, None, None)
+                        live.end_session()
                         slot = pending[live.solution_index]
                         slot.traces[live.sample] = done.value
                         if all(t is not None for t in slot.traces):
                             del pending[live.solution_index]
                             result = self._result(slot)
                             yield (live.solution_index, result) if with_index else result
+        finally:
+            for live in chains.values():
+                live.end_session()
+            dispatch.close()
 
     def close(self) -> None:
         """Stop the sandbox pool (if this verifier started it) and free the backend's caches."""
@@ -174,42 +187,23 @@ class Verifier:
             chains.append(claim_check.chain(given(0)))
         return chains
 
-    # -- the driver's round ----------------------------------------------------------------------------------
-
-    def _answer_round(self, chains: dict[int, _LiveChain], pool: ThreadPoolExecutor) -> dict[int, Any]:
-        answers: dict[int, Any] = {}
-        by_kind: dict[type, list[int]] = {GenerateRequest: [], ScoreRequest: [], ReadRequest: [], RunCode: []}
-        for cid, live in chains.items():
-            by_kind[type(live.request)].append(cid)
-        if by_kind[GenerateRequest]:
-            outs = self.backend.generate([chains[c].request for c in by_kind[GenerateRequest]])
-            answers.update(zip(by_kind[GenerateRequest], outs, strict=True))
-        if by_kind[ScoreRequest]:
-            outs = self.backend.score([chains[c].request for c in by_kind[ScoreRequest]])
-            answers.update(zip(by_kind[ScoreRequest], outs, strict=True))
-        if by_kind[ReadRequest]:  # discriminative PRMs: one forward pass per solution, read at its step marks
-            outs = self.backend.read([chains[c].request for c in by_kind[ReadRequest]])
-            answers.update(zip(by_kind[ReadRequest], outs, strict=True))
-        if by_kind[RunCode]:
-            _ = self.sandbox  # start it here, not racing in the worker threads
-            futures = {c: pool.submit(self._run_code, chains[c]) for c in by_kind[RunCode]}
-            answers.update({c: f.result() for c, f in futures.items()})
-        return answers
-
-    def _run_code(self, live: _LiveChain) -> CodeRun:
+    def _run_code(self, live: _LiveChain, request: RunCode) -> CodeRun:
+        """Run one code block in its chain's sandbox session (on a worker thread; a chain has one request at a
+        time, so its session is never used by two threads)."""
         if live.session is None:
             live.session = self.sandbox.session()
             live.session.__enter__()
-        r = live.session.run(live.request.code)
-        return CodeRun(code=live.request.code, status=r.status, stdout=r.stdout, stderr=r.stderr, wall_s=r.wall_s)
+        r = live.session.run(request.code)
+        return CodeRun(code=request.code, status=r.status, stdout=r.stdout, stderr=r.stderr, wall_s=r.wall_s)
 
     @property
     def sandbox(self) -> Any:
-        if self._sandbox is None:
-            from sandbox import Sandbox  # started on first code block: direct/critique modes never pay for it
+        with self._sandbox_lock:  # code runs on worker threads: the first two must not start two pools
+            if self._sandbox is None:
+                from sandbox import Sandbox  # started on first code block: direct/critique modes never pay for it
 
-            self._sandbox = Sandbox(workers=2, timeout=self.config.code_timeout)
-        return self._sandbox
+                self._sandbox = Sandbox(workers=2, timeout=self.config.code_timeout)
+            return self._sandbox
 
     def _result(self, slot: _PendingSolution) -> VerificationResult:
         cfg = self.config
@@ -244,8 +238,13 @@ class _LiveChain:
     chain: Chain
     solution_index: int
     sample: int
-    request: Any
     session: Any = None
+    """The chain's sandbox session, opened by its first code block."""
+
+    def end_session(self) -> None:
+        if self.session is not None:
+            self.session.__exit__(None, None, None)
+            self.session = None
 
 
 @dataclass

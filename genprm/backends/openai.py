@@ -3,7 +3,8 @@
 
 Prompts are text the verifier has already rendered, so this backend uses the completions endpoint, not chat: the
 dialogue is re-sent whole on every call and a server with prefix caching (vLLM, SGLang) only computes the new
-part. Requests of one batch run concurrently, at most `max_concurrency` in flight; the `openai` client retries
+part. Each request is sent as soon as the verifier submits it (`submit`), at most `max_concurrency` in flight, so
+the server's own continuous batching sees every live chain; the `openai` client retries
 connection errors, 408/409/429 and 5xx responses with exponential backoff, and each request has a timeout.
 
 Scores: one generated token with `logprobs=k` (the top-k next-token logprobs; servers cap k, e.g. vLLM at 20 by
@@ -26,13 +27,21 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
 import openai
 
-from genprm.backends.base import GenerateRequest, Generation, ReadRequest, ScoreRequest
+from genprm.backends.base import (
+    LIVE_CHAINS,
+    Answer,
+    GenerateRequest,
+    Generation,
+    ReadRequest,
+    Request,
+    ScoreRequest,
+)
 from genprm.errors import ConfigError, GenPRMError
 
 # Top-k tried for verdict logprobs, largest first: a server that refuses one (HTTP 400) is asked for the next.
@@ -52,8 +61,10 @@ class OpenAIBackend:
         max_concurrency: most requests in flight at once.
         timeout: seconds one request may take.
         max_retries: retries of a failed request (with exponential backoff).
-        max_batch: the verifier's batch size, used as `max_concurrency` when that is not given.
+        max_batch: the verifier's batch size (its live chains), used as `max_concurrency` when that is not given.
     """
+
+    live_chains = LIVE_CHAINS["openai"]
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
                  tokenizer: str | None = None, max_concurrency: int | None = None, timeout: float = 120.0,
@@ -86,6 +97,14 @@ class OpenAIBackend:
                                                       add_generation_prompt=add_generation_prompt)
         text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
         return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+
+    def submit(self, request: Request) -> Future[Answer]:
+        """Send one request now (at most `max_concurrency` in flight); the verifier resumes its chain when it
+        returns, whatever the others are doing."""
+        if isinstance(request, ReadRequest):
+            self.read([request])  # raises: one line
+        one = self._generate_one if isinstance(request, GenerateRequest) else self._score_one
+        return self.pool.submit(one, request)  # type: ignore[arg-type]
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         return self._map(self._generate_one, requests)

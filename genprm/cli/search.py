@@ -38,7 +38,8 @@ def search(args: SearchArgs, search: SearchConfig, policy: BackendConfig, backen
     from genprm.search.run import search as run_search
 
     # Every candidate of a beam round (or every sample) is verified in one batch.
-    verifier = replace(verifier, batch_size=max(verifier.batch_size, search.beam_width * search.expand, search.n))
+    verifier = replace(verifier, batch_size=max(verifier.batch_size or backend.live_chains,
+                                                search.beam_width * search.expand, search.n))
     report = BatchReport()
     # Read the problems first: a broken file fails before the models load.
     problems = select_problems(args.path, done_ids(args.out) if args.out else None, args.limit, report)

@@ -24,7 +24,7 @@ def serve(backend: BackendConfig, verifier: VerifierConfig, server: ServeConfig,
         from genprm.registry import resolve
         from genprm.serve.ray_app import serve_on_ray
 
-        serve_on_ray(VerifyJob(backend, resolve(backend.model, verifier)), server, ray)
+        serve_on_ray(VerifyJob(backend, resolve(backend.model, verifier, backend.live_chains)), server, ray)
         return
     the_verifier = Verifier.from_pretrained(backend=backend, config=verifier)
     try:

@@ -29,7 +29,7 @@ class RayVerifier:
                  **backend_options: Any) -> None:
         backend = backend or BackendConfig()
         # Resolved once, here: a bad --protocol fails before any replica starts, and replicas take it as given.
-        self.config = resolve(backend.model, config)
+        self.config = resolve(backend.model, config, backend.live_chains)
         self.pool = ReplicaPool(VerifyJob(backend, self.config, backend_options), ray_config or RayConfig(), log)
 
     def iter_verify(self, solutions: Iterable[Solution]) -> Iterator[VerificationResult]:

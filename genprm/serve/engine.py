@@ -14,10 +14,11 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from genprm.backends.recorded import record
 from genprm.serve.batcher import Batcher, Draining, QueueFull
 from genprm.serve.config import ServeConfig
 from genprm.serve.errors import APIError, retry_later
-from genprm.serve.metrics import MeteredBackend, Metrics
+from genprm.serve.metrics import Metrics
 from genprm.types import Solution, VerificationResult
 from genprm.verifier import Verifier
 
@@ -42,7 +43,9 @@ class LocalEngine:
     """
 
     def __init__(self, verifier: Verifier, config: ServeConfig, metrics: Metrics) -> None:
-        self.verifier = Verifier(MeteredBackend(verifier.backend, metrics), verifier.config)  # type: ignore[arg-type]
+        observe = metrics.batch_size.labels
+        self.verifier = Verifier(record(verifier.backend, on_batch=lambda kind, n: observe(kind).observe(n)),
+                                 verifier.config)
         self.config = config
         self.batcher = Batcher(self.verifier, config.max_queue, metrics)
 

@@ -12,14 +12,12 @@ those of the backend calls, observed by wrapping the backend, so they show what 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
-
-from genprm.backends.base import Backend, GenerateRequest, Generation, ScoreRequest
 
 ERROR_KINDS = ("bad_request", "too_large", "unauthorized", "queue_full", "backend", "cancelled", "draining",
                "replica_lost")
@@ -43,7 +41,8 @@ class Metrics:
         if batching:
             self.queue_depth = Gauge("genprm_queue_depth", "Solutions waiting to enter the batch.", registry=r)
             self.in_flight = Gauge("genprm_in_flight", "Solutions being verified now.", registry=r)
-            self.batch_size = Histogram("genprm_batch_size", "Requests per backend call, by kind.", ["kind"],
+            self.batch_size = Histogram("genprm_batch_size", "Requests per backend call (a round), or in flight "
+                                        "once one is sent (a streaming backend), by kind.", ["kind"],
                                         registry=r, buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
             self.solutions = Counter("genprm_solutions", "Solutions verified.", registry=r)
             self.steps = Counter("genprm_steps", "Steps verified (rate() of it is steps/s).", registry=r)
@@ -102,28 +101,3 @@ class Measure:
         finally:
             self.metrics.requests.labels(endpoint, str(status)).inc()
             self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
-
-
-class MeteredBackend:
-    """A `Backend` that records the size of every batch it is asked to run, and passes everything through."""
-
-    def __init__(self, backend: Backend, metrics: Metrics) -> None:
-        self.inner, self.metrics = backend, metrics
-        self.name = backend.name
-
-    def chat(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
-        return self.inner.chat(messages, add_generation_prompt)
-
-    def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
-        self.metrics.batch_size.labels("generate").observe(len(requests))
-        return self.inner.generate(requests)
-
-    def score(self, requests: Sequence[ScoreRequest]) -> list[dict[str, float]]:
-        self.metrics.batch_size.labels("score").observe(len(requests))
-        return self.inner.score(requests)
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def __getattr__(self, name: str) -> Any:  # score_source and other backend extras
-        return getattr(self.inner, name)

@@ -6,9 +6,9 @@ import pytest
 from scripted_backend import ScriptedBackend
 from search_scripted import PROBLEM
 
-from genprm.backends.base import GenerateRequest
+from genprm.backends.base import GenerateRequest, ScoreRequest
+from genprm.backends.recorded import record
 from genprm.protocols import builtin_protocols
-from genprm.search.scorer import MemoBackend
 
 
 def test_a_prefix_costs_only_its_new_step(make_search):
@@ -25,11 +25,22 @@ def test_a_prefix_costs_only_its_new_step(make_search):
 
 def test_unseeded_samples_are_never_memoised():
     inner = ScriptedBackend(generations=["one", "two", "three"])
-    memo = MemoBackend(inner)
+    memo = record(inner, memo=True)
     sampled, greedy = GenerateRequest("p", 8, temperature=0.7), GenerateRequest("p", 8)
     assert [g.text for g in memo.generate([sampled, sampled])] == ["one", "two"]
     assert [g.text for g in memo.generate([greedy, greedy])] == ["three", "three"]
     assert memo.generated_tokens == 3
+
+
+def test_the_memo_is_optional_and_every_batch_is_reported():
+    inner = ScriptedBackend(generations=["one", "two"])
+    seen: list[tuple[str, int]] = []
+    plain = record(inner, on_batch=lambda kind, n: seen.append((kind, n)))
+    greedy = GenerateRequest("p", 8)
+    assert [g.text for g in plain.generate([greedy, greedy])] == ["one", "two"]  # no memo: each asked
+    plain.score([ScoreRequest("p", (" Yes", " No"))])
+    assert seen == [("generate", 2), ("score", 1)]
+    assert plain.verdicts == 1 and plain.generated_tokens == 2
 
 
 def test_policy_prompts_are_not_verifier_protocols():

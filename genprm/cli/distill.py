@@ -13,7 +13,7 @@ from genprm.cli.flags import command
 from genprm.distill.real import RealConfig
 from genprm.distill.stage_configs import CorruptConfig, DistillEvalConfig, FilterStageConfig, McConfig, SynthConfig
 from genprm.distill.train_config import TrainConfig
-from genprm.distributed.config import RayConfig
+from genprm.distributed.ray_config import RayConfig
 
 distill_app = typer.Typer(no_args_is_help=True, help="Build a verifier: labelled solutions -> teacher critiques -> "
                                                        "filter -> fine-tune -> evaluate.")

@@ -32,7 +32,7 @@ from genprm.data import load_solutions, read_solutions
 from genprm.distill.code_evidence import with_code_evidence
 from genprm.distill.corrupt import corrupt_gsm8k
 from genprm.errors import ConfigError, InputError
-from genprm.eval.evaluate import tune_threshold
+from genprm.eval.benchmarks import tune_threshold
 from genprm.eval.metrics import auroc, processbench
 from genprm.eval.scored import Scored, load_results
 from genprm.eval.table import markdown_table, number

@@ -6,7 +6,7 @@ import pytest
 from evalkit import make_result, write_scored
 
 from genprm.errors import ConfigError, InputError
-from genprm.eval.evaluate import evaluate, tune_threshold
+from genprm.eval.benchmarks import evaluate, tune_threshold
 from genprm.eval.scored import load_results, load_scored
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from distill_samples import RIGHT, WRONG
+from helpers.distill_samples import RIGHT, WRONG
 
 from genprm.config import VerifierConfig
 from genprm.data import load_solutions

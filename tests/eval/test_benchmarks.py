@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from evalkit import make_result, write_scored
+from helpers.scored_results import make_result, write_scored
 
 from genprm.errors import ConfigError, InputError
 from genprm.eval.benchmarks import evaluate, tune_threshold

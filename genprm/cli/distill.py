@@ -90,9 +90,7 @@ def eval_command(stage: DistillEvalConfig) -> None:
     """Base vs shipped vs new on held-out data: ProcessBench F1, step AUROC, outcome AUROC."""
     from genprm.distill.heldout import eval_stage
 
-    options = asdict(stage)
-    options["prmbench_files"] = list(options.pop("prmbench")) or None
-    eval_stage(log=log, **options)
+    eval_stage(stage, log=log)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The three commands as library calls: files in, files out. `genprm/cli.py` only parses flags and prints.
+"""The three commands as library calls: files in, files out. `genprm/cli/evaluate.py` only parses flags and prints.
 
     eval_files    scored files -> metrics.json + PNG plots (+ the markdown tables, returned)
     rerank_files  scored files -> rerank.json + accuracy_vs_n.png (+ markdown)

@@ -32,7 +32,7 @@ import time
 from typing import Any
 
 from . import landlock, layers
-from .child import EXIT_MEMORY, EXIT_NAME, ChildPlan
+from .child import EXIT_MEMORY, EXIT_NAME, PREWARM_NOW, SNIPPET, ChildPlan, write_request
 from .frames import read_frame, write_frame
 from .live import Child, Uids, kill
 from .seccomp import compile_filter
@@ -163,7 +163,7 @@ def run_request(zygote: Zygote, uids: Uids, spare: Child, ctl_fd: int, req: dict
         start = time.monotonic()
         ran = True
         try:
-            write_frame(spare.req_w, {"code": req["code"]})  # blocks past 64 KiB until the child has read it
+            write_request(spare.req_w, SNIPPET, str(req["code"]))  # blocks past 64 KiB until the child read it
         except BrokenPipeError:
             pass  # the child died; its status says how
         os.close(spare.req_w)
@@ -327,7 +327,7 @@ def serve(zygote: Zygote, uids: Uids, sessions: Sessions, spare: Child | None, c
         if prewarm and not spare.extra.get("prewarm") and not poller.poll(IDLE_BEFORE_PREWARM_S * 1000):
             spare.extra["prewarm"] = True  # idle: the spare faults in the usual pages now, not on the next request
             try:
-                write_frame(spare.req_w, {"prewarm": True})
+                write_request(spare.req_w, PREWARM_NOW)
             except OSError:
                 pass  # it died; the next request finds out
         wait_s = sessions.next_expiry_s()

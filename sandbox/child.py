@@ -33,6 +33,8 @@ from typing import NoReturn
 
 from . import landlock, layers, linux
 from .seccomp import Filter
+from .star import Star
+from .star import source as star_source
 
 EXIT_SETUP_FAILED = 125
 EXIT_NAME = "sbx-exit-"  # + the exit code: see `announce_exit`
@@ -46,7 +48,6 @@ REQ_FD, CTL_FD = 3, 4  # where a session child keeps its request and ctl pipes
 # touches ~90 pages of the json module (~0.25 ms of CPU) where this touches a few. Only the worker writes it.
 REQUEST = struct.Struct("=IdB")
 SNIPPET, SESSION_FIRST, SESSION_NEXT, PREWARM_NOW = 0, 1, 2, 3  # what a request is
-STAR_LINE = "from sympy import *"  # see `star_namespace`
 # Run by each spare child before its request, output discarded. It faults in (copy-on-write) pages that almost every
 # snippet touches: the SymPy core, the printers, the interpreter's own. Its results are in the zygote's SymPy cache
 # (the worker's warm-up made them), so it computes next to nothing. (It avoids `import *`, which would write to
@@ -76,7 +77,7 @@ class ChildPlan:
     ruleset_fd: int | None  # Landlock, built once by the worker (write access: the workdir's parent, see below)
     landlock_reads: list[str] | None  # without a tmpfs layer: the child builds its own ruleset from these
     seccomp: Filter | None
-    star_ns: dict[str, object] | None  # a script's namespace after `from sympy import *`, made by the worker
+    star: Star | None  # a script's namespace after `from sympy import *`, made by the worker (see star.py)
 
 
 def confine(plan: ChildPlan, parent_pid: int, workdir: str, uid: int) -> None:
@@ -139,35 +140,15 @@ def _exec_block(code: str, filename: str, ns: dict[str, object], source: str | N
     exec(compile(source if source is not None else code, filename, "exec"), ns)
 
 
-def star_namespace(first_block: str, star_ns: dict[str, object] | None) -> tuple[dict[str, object], str | None]:
-    """The namespace a script starts in, and the first block's source to compile if it was changed.
-
-    Most snippets open with `from sympy import *`, which increments the reference count of ~1,000 objects spread
-    over ~700 pages of the shared heap: ~700 copy-on-write faults, a third of a small snippet's cost. When the
-    block's leading lines are exactly that statement (blank and comment lines aside), those lines become `pass`
-    and the script starts in `star_ns`, the namespace the worker made by running that very import (this child's
-    private copy of it): the same names bound to the same objects, without touching them. Line numbers stay as
-    they were. Anything else (another spelling, a `;`, a docstring first) runs as written.
-
-    The check is on the text, not a syntax tree: parsing it with `ast` touches ~100 pages of its own. A line that
-    holds exactly `from sympy import *`, with only blank and comment lines before it, is that statement and nothing
-    else: nothing before it can open a string, a bracket or a continued line.
-    """
+def star_namespace(first_block: str, star: Star | None) -> tuple[dict[str, object], str | None]:
+    """The namespace a script starts in, and the source to compile for its first block if that was changed: a
+    block opening with `from sympy import *` starts in the worker's namespace made by that very import (see
+    `star.py`), those lines made `pass`."""
     fresh: dict[str, object] = {"__name__": "__main__", "__builtins__": builtins}
-    if star_ns is None or not first_block.startswith(("from sympy import", "#", "\n", " ", "\t", "\r", "\f")):
+    changed = star_source(first_block) if star is not None else None
+    if star is None or changed is None:
         return fresh, None
-    lines = first_block.split("\n")
-    stars = 0
-    for i, line in enumerate(lines):
-        bare = line.rstrip(" \t\r\f")
-        if bare == STAR_LINE:
-            lines[i] = "pass"
-            stars += 1
-        elif bare and not bare.lstrip(" \t\f").startswith("#"):
-            break
-    if not stars:
-        return fresh, None
-    return star_ns, "\n".join(lines)
+    return star.ns, changed
 
 
 class BlockTimeout(BaseException):
@@ -223,17 +204,17 @@ def _execute(code: str, ns: dict[str, object], source: str | None, timeout: floa
     return kind, exit_code & 0xFF
 
 
-def run(code: str, star_ns: dict[str, object] | None = None) -> NoReturn:
+def run(code: str, star: Star | None = None) -> NoReturn:
     """Execute `code` like a script and `_exit` with a meaningful code."""
     _script_signals()
-    ns, source = star_namespace(code, star_ns)
+    ns, source = star_namespace(code, star)
     kind, exit_code = _execute(code, ns, source, None, keep_ns=False)
     exit_code = EXIT_MEMORY if kind == KIND_MEMORY else exit_code
     announce_exit(exit_code)
     os._exit(exit_code)  # no interpreter teardown: it is slow and the process dies anyway
 
 
-def serve_session(code: str, timeout: float, star_ns: dict[str, object] | None) -> NoReturn:
+def serve_session(code: str, timeout: float, star: Star | None) -> NoReturn:
     """Run a session's blocks in one namespace, each as it arrives on REQ_FD, until the worker closes it.
 
     After each block its output is flushed, then DONE (kind, exit code) goes out on CTL_FD: the worker, seeing the
@@ -242,7 +223,7 @@ def serve_session(code: str, timeout: float, star_ns: dict[str, object] | None) 
     by the worker, and the session with it.
     """
     _script_signals()
-    ns, source = star_namespace(code, star_ns)
+    ns, source = star_namespace(code, star)
     while True:
         kind, exit_code = _execute(code, ns, source, timeout, keep_ns=True)
         os.write(CTL_FD, DONE.pack(b"D", kind, exit_code))
@@ -250,7 +231,10 @@ def serve_session(code: str, timeout: float, star_ns: dict[str, object] | None) 
             _, code, timeout = read_request(REQ_FD)
         except EOFError:
             os._exit(0)
-        source = None
+        # A later block that opens with `from sympy import *` skips it where that changes nothing (see star.py).
+        source = star_source(code) if star is not None and star.exact else None
+        if source is not None and star is not None and not star.unchanged(ns):
+            source = None
 
 
 def write_request(fd: int, what: int, code: str = "", timeout: float = 0.0) -> None:
@@ -322,10 +306,10 @@ def main(plan: ChildPlan, parent_pid: int, workdir: str, uid: int, req_fd: int, 
             os.dup2(high[0], REQ_FD)
             os.dup2(high[1], CTL_FD)
             os.closerange(CTL_FD + 1, 2**31 - 1)  # nothing else inherited: anything of the zygote's
-            serve_session(code, timeout, plan.star_ns)
+            serve_session(code, timeout, plan.star)
         os.closerange(3, 2**31 - 1)  # no inherited fds: the request and ctl pipes, anything of the zygote's
         if plan.limits is not None:  # one snippet: its own CPU limit, not a session's budget (soft = hard - 1)
             resource.setrlimit(resource.RLIMIT_CPU, (plan.snippet_cpu, plan.snippet_cpu + 1))
-        run(code, plan.star_ns)
+        run(code, plan.star)
     finally:
         os._exit(EXIT_SETUP_FAILED)

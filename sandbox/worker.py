@@ -19,7 +19,6 @@ The worker exits when its stdin closes (the supervisor is gone), and its zygote 
 
 from __future__ import annotations
 
-import builtins
 import gc
 import importlib
 import os
@@ -31,7 +30,7 @@ import sysconfig
 import time
 from typing import Any
 
-from . import landlock, layers
+from . import landlock, layers, star
 from .child import EXIT_MEMORY, EXIT_NAME, PREWARM_NOW, SNIPPET, ChildPlan, write_request
 from .frames import read_frame, write_frame
 from .live import Child, Uids, kill
@@ -124,17 +123,8 @@ def _setup(cfg: dict[str, Any]) -> tuple[ChildPlan, dict[str, bool], list[str]]:
         snippet_cpu=snippet_cpu, switch_user=switch_user,
         ruleset_fd=ruleset_fd if isinstance(ruleset_fd, int) else None, landlock_reads=landlock_reads,
         seccomp=seccomp_filter if seccomp_filter is not True else None,
-        star_ns=_star_namespace())
+        star=star.prepare())
     return plan, active, problems
-
-
-def _star_namespace() -> dict[str, object] | None:
-    """A script's namespace after `from sympy import *` (see `child.star_namespace`), if sympy is preloaded."""
-    if "sympy" not in sys.modules:
-        return None
-    ns: dict[str, object] = {"__name__": "__main__", "__builtins__": builtins}
-    exec("from sympy import *", ns)
-    return ns
 
 
 def _warm(preload: list[str]) -> None:

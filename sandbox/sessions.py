@@ -52,9 +52,14 @@ class Sessions:
         self.live.move_to_end(sid)
         return entry[0]
 
-    def end(self, sid: str, why: str) -> None:
+    def end(self, sid: str, why: str, later: list[Child] | None = None) -> None:
+        """End a session's child; with `later`, kill it now and leave it there for the caller to reap."""
         entry = self.live.pop(sid, None)
-        if entry is not None:
+        if entry is not None and later is not None:
+            entry[0].attach(self.zygote)
+            entry[0].kill()
+            later.append(entry[0])
+        elif entry is not None:
             entry[0].end(self.zygote, self.uids)
         self.forget(sid, why)
 

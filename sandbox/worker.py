@@ -328,22 +328,26 @@ def serve(zygote: Zygote, uids: Uids, sessions: Sessions, spare: Child | None, c
             req = read_frame(ctl_in)
         except EOFError:
             break
-        pending = None
+        pending: list[Child] = []  # killed, to be reaped once the reply is out (see below)
         try:
             for sid in req.get("close") or []:
-                sessions.end(str(sid), "closed")
+                sessions.end(str(sid), "closed", later=pending)
             if "session" in req:
                 reply, spare = serve_block(zygote, uids, sessions, spare, ctl_in, req, max_output)
             elif "code" in req:
-                reply, spare, pending = run_request(zygote, uids, spare, ctl_in, req, max_output)
+                reply, spare, done = run_request(zygote, uids, spare, ctl_in, req, max_output)
+                pending += [done] if done is not None else []
             else:
                 reply = {"type": "closed"}
         except ZygoteLost as e:
             reply, spare = {"type": "lost", "ran": False, "error": str(e)}, None
         write_frame(ctl_out, reply)
-        if pending is not None:
+        # Reaping waits for the kernel to tear the process down (a millisecond or two for a session's child): it
+        # happens after the reply, so neither the result nor the caller of `Session.close` waits for it. Each
+        # child's uid returns to the slot only once it is reaped.
+        for child in pending:
             try:
-                pending.end(zygote, uids)  # it announced its exit; reap it now that the reply is out
+                child.end(zygote, uids)
             except ZygoteLost:
                 pass  # the next request finds out, before its snippet reaches a child (see run_request)
     if spare is not None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import _thread
 import builtins
 import ctypes
+import gc
 import struct
 import sys
 import types
@@ -103,9 +104,19 @@ class Star:
         would run (the module in the interpreter's own module dict, its spec, importlib's `_handle_fromlist` and
         the builtins it calls) is as the worker left it, no tracer or profiler would see the call, no other thread
         runs while the dicts are read, and every name of `__all__` (unchanged) is bound in `ns` to the object the
-        module holds."""
+        module holds. (Threads started outside `threading`/`_thread` are not seen; one that changed these dicts
+        while they are read could only mislead or crash its own session's child.)"""
         if not self.exact or sys.gettrace() is not None or sys.getprofile() is not None or _thread._count():
             return False
+        collecting = gc.isenabled()
+        gc.disable()  # no finalizer of the user's may run (and change what is being compared) during the check
+        try:
+            return self._unchanged(ns)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _unchanged(self, ns: dict[str, object]) -> bool:
         module, spec_type = self.module, self.spec_type
         if (sys.modules is not self.modules or self.modules.get("sympy") is not module
                 or type(module) is not types.ModuleType or ns.get("__builtins__") is not builtins

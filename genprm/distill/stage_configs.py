@@ -4,8 +4,9 @@ the train and real stages'."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
+from genprm.config import MODES
 from genprm.errors import ConfigError
 from genprm.registry import DEFAULT_PROTOCOL
 
@@ -99,7 +100,7 @@ class DistillEvalConfig:
         "help": "Real solutions with the earliest wrong step labelled ('' to skip)."})
     n: int = field(default=60, metadata={"help": "Solutions per generated set (PRMBench: half; the labelled set is "
                                                  "used whole)."})
-    mode: str = field(default="code", metadata={"help": "Verifier mode.", "choices": ("direct", "critique", "code")})
+    mode: str = field(default="code", metadata={"help": "Verifier mode.", "choices": MODES})
     max_tokens: int = field(default=160, metadata={"help": "Critique token budget per step."})
     batch_size: int = field(default=8, metadata={"help": "Critiques generated together."})
     threads: int = field(default=0, metadata={"help": "torch threads (0 = $OMP_NUM_THREADS if set, else every core "
@@ -121,3 +122,11 @@ class DistillEvalConfig:
                                                 "aliases": ("--prompt",)})
     code_evidence: bool = field(default=False, metadata={"help": "Also score each model combined with the symbolic "
                                                                  "SymPy check (a refuted calculation scores 0)."})
+
+    def __post_init__(self) -> None:
+        # A `genprm distill run` TOML file gives the PRMBench files as a list; the config stays hashable and frozen.
+        object.__setattr__(self, "prmbench", tuple(self.prmbench))
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]

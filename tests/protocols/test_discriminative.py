@@ -1,15 +1,15 @@
 """Discriminative PRMs, each on a tiny random model of its architecture: genprm sends the authors' exact tokens, reads
-the authors' positions, and scores with the authors' formula (discriminative_fixtures.py, cited), in one forward
-pass per solution, batched across solutions; and the formats fail in one line where they cannot run."""
+the authors' positions, and scores with the authors' formula (tests/helpers/discriminative_usage.py, cited), in one
+forward pass per solution, batched across solutions; and the formats fail in one line where they cannot run."""
 
 from __future__ import annotations
 
 import json
 
-import discriminative_fixtures as fx
 import pytest
-import tiny_prms
-from cli_run import genprm
+from helpers import discriminative_usage as fx
+from helpers import tiny_prms
+from helpers.cli import genprm
 
 from genprm import Verifier, VerifierConfig
 from genprm.backends.base import load_backend
@@ -125,6 +125,7 @@ def test_search_steers_with_a_discriminative_verifier(models):
     config = SearchConfig(strategy="best-of-n", n=2, policy_max_tokens=8)
     [result] = search([problem], policy, scorer, config)
     verified = [c for c in result.candidates if c.steps]
-    assert verified  # (result.verdicts counts ScoreRequests only: MemoBackend does not count reads yet)
+    assert verified
+    assert result.verdicts > 0  # a discriminative verdict is a read, and reads count as verdicts
     assert all(len(c.step_scores) == len(c.steps) and all(0.0 < s < 1.0 for s in c.step_scores) for c in verified)
     assert scorer.protocol.critique(scorer.verify(problem, [verified[0].steps])[0], 0).startswith("P(correct) = ")

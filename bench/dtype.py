@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--no-train", action="store_true", help="Skip the training step.")
     args = parser.parse_args()
 
-    threads = use_threads()
+    threads = use_threads().threads
     print(f"CPU: {cpu_name()}, {threads} torch threads, torch {torch.__version__}")
     print(f"auto picks: inference {resolve_dtype('auto', 'cpu')}")
     print(f"            training  {autocast_bf16('auto', 'cpu')}")

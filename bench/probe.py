@@ -100,7 +100,7 @@ def main() -> None:
     args = ap.parse_args()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    threads = use_threads(args.threads)
+    threads = use_threads(args.threads).threads
     compute = autocast_bf16("auto", "cpu")  # fp32 weights; bf16 matmuls only where the CPU runs them natively
     protocol = load("verdict")
     records = [json.loads(line) for line in Path(args.train).read_text().splitlines() if line.strip()]

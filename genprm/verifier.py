@@ -155,6 +155,19 @@ class Verifier:
                 live.end_session()
             dispatch.close()
 
+    def describe(self) -> str:
+        """One line on what runs: the model, backend, dtype, CPU threads and live chains (`genprm verify -v`)."""
+        b, cfg = self.backend, self.config
+        parts = [f"{getattr(b, 'name', type(b).__name__)} on {type(b).__name__}"]
+        dtype = getattr(b, "dtype_choice", None)
+        if dtype is not None:
+            parts.append(f"{dtype.dtype} ({dtype.reason})")
+        threads = getattr(b, "threads_choice", None)
+        if threads is not None:
+            parts.append(f"{threads.threads} torch thread{'s' * (threads.threads != 1)} ({threads.reason})")
+        parts.append(f"protocol {cfg.protocol}, {cfg.mode} mode, {cfg.batch_size} live chains")
+        return "; ".join(parts)
+
     def close(self) -> None:
         """Stop the sandbox pool (if this verifier started it) and free the backend's caches."""
         self.close_sandbox()

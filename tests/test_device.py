@@ -42,15 +42,39 @@ def test_a_cpu_without_native_bf16_gets_fp32():
     assert proc.stdout.split() == ["float32", "float32"]
 
 
-def test_threads_default_to_every_usable_core_unless_omp_num_threads_says(monkeypatch):
-    before = torch.get_num_threads()
+def test_threads_are_the_idle_cores_unless_asked_or_omp_num_threads_says(monkeypatch):
+    from genprm.backends import device
+
+    before, cores = torch.get_num_threads(), len(os.sched_getaffinity(0))
     try:
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-        assert use_threads() == len(os.sched_getaffinity(0)) == torch.get_num_threads()
+        assert 1 <= use_threads().threads == torch.get_num_threads() <= cores
+        monkeypatch.setattr(device, "idle_cores", lambda: cores - 0.9)  # another job holds about one core
+        choice = use_threads()
+        assert choice.threads == max(1, cores - 1) == torch.get_num_threads() and "idle" in choice.reason
+        monkeypatch.setattr(device, "idle_cores", lambda: float(cores))
+        assert use_threads().threads == cores
         monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the rule for several torch processes on a small machine
-        assert use_threads() == 1 == torch.get_num_threads()
-        assert use_threads(3) == 3 == torch.get_num_threads()  # an explicit count wins
+        assert use_threads().threads == 1 == torch.get_num_threads()
+        assert use_threads(3).threads == 3 == torch.get_num_threads()  # an explicit count wins
         with pytest.raises(ConfigError, match="threads"):
             use_threads(-1)
     finally:
         torch.set_num_threads(before)
+
+
+def test_idle_cores_sees_busy_ones():
+    """A busy process on every core this one may use: under half of them count as idle."""
+    from genprm.backends.device import idle_cores
+
+    cores = sorted(os.sched_getaffinity(0))
+    spin = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])}); print(flush=True)\nwhile True: pass"
+    busy = [subprocess.Popen([sys.executable, "-c", spin, str(c)], stdout=subprocess.PIPE) for c in cores]
+    try:
+        for p in busy:
+            p.stdout.readline()  # pinned and spinning
+        assert idle_cores(0.5) < len(cores) / 2
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()

@@ -69,3 +69,20 @@ def test_prefix_cache_lookup_and_domination():
     cache.store(torch.tensor([7]), kv)
     cache.store(torch.tensor([8]), kv)
     assert len(cache.entries) == 2  # LRU bound
+
+
+def test_a_solutions_scores_do_not_depend_on_what_it_is_batched_with():
+    """The default model in float32: a solution verified alone and beside another (longer, so it is left-padded)
+    scores the same within 1e-3. (In bfloat16 a padded batch rounds differently: see the README's batching notes.)"""
+    from genprm import Solution, Verifier, VerifierConfig
+
+    verifier = Verifier.from_pretrained(dtype="float32", config=VerifierConfig(mode="critique", max_tokens=24))
+    short = Solution("What is 6 * 7 + 1?", ("6 * 7 = 42", "42 + 1 = 44"), id="short")
+    long = Solution("A shop sells pens at $3 each and notebooks at $5 each. Ann buys 4 pens and 2 notebooks, "
+                    "and pays with a $50 bill. How much change does she get?",
+                    ("4 pens cost 4 * 3 = 12 dollars.", "2 notebooks cost 2 * 5 = 10 dollars.",
+                     "She spends 12 + 10 = 22 dollars, so her change is 50 - 22 = 28 dollars."), id="long")
+    alone = verifier.verify(short).step_scores
+    beside = verifier.verify_many([long, short])[1].step_scores
+    verifier.close()
+    assert beside == pytest.approx(alone, abs=1e-3)

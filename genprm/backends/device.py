@@ -11,10 +11,12 @@ fp32 weights under bf16 autocast alike. So `auto` means bf16 only where it is na
               held back by ONEDNN_MAX_CPU_ISA, or flags a hypervisor reports that the kernels cannot use); else fp32
     other     fp32
 
-Threads: torch's own default is the number of *physical* cores; genprm uses every core this process may run on
-(`os.sched_getaffinity`), unless `OMP_NUM_THREADS` says otherwise. That variable is how several torch processes
-sharing a small machine keep from oversubscribing it (measured on 2 cores: two processes of 2 threads each ran ~10x
-slower than with one thread each, the threads waiting for each other at every barrier), so it always wins.
+Threads: torch's own default is the number of *physical* cores, whatever else runs. genprm counts the cores this
+process may run on (`os.sched_getaffinity`) that are idle when the model loads (200 ms of per-core busy time), and
+uses that many, at least one: torch's threads wait for each other at every barrier, so one thread on a busy core
+holds all of them up (measured on a 2-core machine beside another job: the default verify took 30 s with two
+threads, 2.8 s with one). `OMP_NUM_THREADS` and an explicit count always win: they are how several torch processes
+sharing a machine split it between themselves. `-v` says the count and why.
 """
 
 from __future__ import annotations
@@ -152,22 +154,51 @@ def _speedup(size: int, repeats: int) -> float:
         return best(a, b) / max(best(a.bfloat16(), b.bfloat16()), 1e-9)
 
 
-def use_threads(threads: int = 0) -> int:
-    """Set torch's intra-op threads: `threads` if > 0, else $OMP_NUM_THREADS if set, else every core this process
-    may use. Returns the number set."""
+@dataclass(frozen=True)
+class ThreadChoice:
+    """How many torch threads run on the CPU, and why (for `-v`)."""
+
+    threads: int
+    reason: str
+
+
+def choose_threads(threads: int = 0) -> ThreadChoice:
+    """`threads` if > 0, else $OMP_NUM_THREADS if set, else the idle cores among those this process may use
+    (at least one); see the module docstring."""
     if threads < 0:
-        raise ConfigError("threads", ">= 0 (0 = every core this process may use)", threads)
-    if not threads:
-        threads = _env_threads() or usable_cores()
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
-    return threads
+        raise ConfigError("threads", ">= 0 (0 = the idle cores this process may use)", threads)
+    if threads:
+        return ThreadChoice(threads, "as asked")
+    if env := _env_threads():
+        return ThreadChoice(env, "from $OMP_NUM_THREADS")
+    cores = usable_cores()
+    idle = idle_cores()
+    count = max(1, min(cores, int(idle + 0.5)))
+    return ThreadChoice(count, f"{idle:.1f} of the {cores} cores this process may use were idle")
+
+
+def use_threads(threads: int = 0) -> ThreadChoice:
+    """Set torch's intra-op threads as `choose_threads` says, and return the choice."""
+    choice = choose_threads(threads)
+    if torch.get_num_threads() != choice.threads:
+        torch.set_num_threads(choice.threads)
+    return choice
 
 
 def usable_cores() -> int:
     """The cores this process may run on (its affinity mask, where the OS has one)."""
     affinity = getattr(os, "sched_getaffinity", None)
     return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+def idle_cores(interval: float = 0.2) -> float:
+    """How many of the cores this process may run on sat idle over `interval` seconds (psutil's per-core times)."""
+    import psutil
+
+    busy = psutil.cpu_percent(interval=interval, percpu=True)
+    affinity = getattr(os, "sched_getaffinity", None)
+    mine = sorted(affinity(0)) if affinity is not None else range(len(busy))
+    return sum(1.0 - busy[c] / 100.0 for c in mine if c < len(busy))
 
 
 def _env_threads() -> int:

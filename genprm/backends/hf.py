@@ -98,7 +98,8 @@ class HFBackend:
         cache_entries: most prefixes kept in the prefix cache.
         prefix_cache: False re-encodes every prompt from scratch (for the benchmark that measures the cache).
         device: "cpu", "cuda", ...; None = CUDA if present, else the CPU.
-        threads: torch threads on the CPU; 0 = $OMP_NUM_THREADS if set, else every core this process may use.
+        threads: torch threads on the CPU; 0 = $OMP_NUM_THREADS if set, else the idle cores this process may use
+            (`genprm.backends.device.choose_threads`).
         trust_remote_code: run the model directory's own code for a head transformers does not ship (see
             `genprm.backends.heads`); causal LMs and token-classification models never need it.
     """
@@ -109,8 +110,8 @@ class HFBackend:
         hf_logging.set_verbosity_error()  # load-time progress bars and notices would bury the results table
         hf_logging.disable_progress_bar()
         self.device = torch.device(device) if device else default_device()
-        if self.device.type == "cpu":
-            use_threads(threads)
+        self.threads_choice = use_threads(threads) if self.device.type == "cpu" else None
+        """How many torch threads run on the CPU, and why (None on a GPU)."""
         self.dtype_choice = resolve_dtype(dtype, self.device)
         self.dtype = self.dtype_choice.dtype
         """The dtype the weights run in (recorded in every result)."""

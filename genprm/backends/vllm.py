@@ -273,9 +273,11 @@ class _EngineLoop:
             for future, request in items:  # type: ignore[misc]
                 if not future.set_running_or_notify_cancel():
                     continue
+                # Keyed by our id: outputs carry it, while add_request returns vLLM's internal one (ours + a suffix).
+                rid = str(next(self.ids))
                 try:
                     prompt, params, read = self.engine_input(request)
-                    rid = self.engine.add_request(str(next(self.ids)), prompt, params)
+                    self.engine.add_request(rid, prompt, params)
                 except Exception as e:  # a bad request fails alone
                     future.set_exception(e)
                     continue

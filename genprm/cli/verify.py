@@ -55,6 +55,8 @@ def verify(args: VerifyArgs, backend: BackendConfig, verifier: VerifierConfig, r
         runner = RayVerifier(backend, verifier, ray, log=say)
     else:
         runner = Verifier.from_pretrained(backend=backend, config=verifier)
+        if args.verbose:
+            say(runner.describe())
     writer = JsonlWriter(args.out) if args.out else None
     results = []
     single = len(solutions) == 1

@@ -163,7 +163,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
     compute = autocast_bf16(cfg.autocast, "cpu")
     bf16 = compute.dtype == "bfloat16"
     log(f"compute: fp32 weights{' under bf16 autocast' if bf16 else ', fp32 matmuls'} ({compute.reason}); "
-        f"{threads} torch threads")
+        f"{threads.threads} torch threads ({threads.reason})")
     model, tokenizer, base_path = load_model(cfg)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     t0 = time.perf_counter()
@@ -254,7 +254,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
                "first_loss": state["history"][0]["loss"] if state["history"] else None,
                "eval_loss": next((h["eval_loss"] for h in reversed(state["history"]) if "eval_loss" in h), None),
                "seconds_this_run": round(time.perf_counter() - started, 1), "tokens_this_run": tokens_seen,
-               "dtype": compute.dtype, "dtype_reason": compute.reason, "threads": threads,
+               "dtype": compute.dtype, "dtype_reason": compute.reason, "threads": threads.threads,
                "config": {k: getattr(cfg, k) for k in cfg.field_names()}}
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -130,3 +130,12 @@ def test_published_protocols_run_on_vllm(run):
     for prompt in ("genprm", "thinkprm", "processbench-critic"):
         protocol, step_scores = run[prompt]
         assert protocol == prompt and len(step_scores) == 2 and all(0.0 <= s <= 1.0 for s in step_scores)
+
+
+@pytest.mark.parametrize("live", [16, 64])
+def test_seeded_chains_at_any_batch_repeat_exactly(run, live):
+    """Sampled chains with their own seeds, `live` at once, prompts split across engine steps: no engine error, and
+    a second run gives the same scores to the last digit."""
+    first, second = run[f"seeded_{live}"]
+    assert len(first) == live // 2 and all(first)
+    assert first == second

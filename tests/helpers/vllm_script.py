@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
-from genprm import Solution, Verifier, VerifierConfig
+from genprm import Solution, Verifier, VerifierConfig, read_solutions
 from genprm.backends.base import GenerateRequest, ScoreRequest
 from genprm.backends.vllm import VLLMBackend
 from genprm.backends.weights import BASE_MODEL
 
+BENCH_SOLUTIONS = Path(__file__).resolve().parents[2] / "bench" / "data" / "gsm8k_real_labelled.jsonl"
 VERDICTS = [("Is 2 + 2 = 4 correct? Answer Yes or No.", "Let me check: 2 + 2 is 4. Is the step correct (Yes/No)?"),
             ("Is 7 * 8 = 54 correct? Answer Yes or No.", "7 * 8 is 56, not 54. Is the step correct (Yes/No)?")]
 SOLUTIONS = [Solution("What is 2 + 3 * 4?", ("3 * 4 = 12", "2 + 12 = 14"), id="a"),
@@ -49,6 +51,15 @@ def main() -> None:
         config = VerifierConfig(protocol=prompt, mode="critique", max_tokens=16)
         [r] = Verifier(backend, config).verify_many(SOLUTIONS[:1])
         out[prompt] = [r.protocol, r.step_scores]
+    # Sampled, seeded chains at 16 and 64 live: prompts long enough that vLLM splits prefills across engine steps
+    # (chunked prefill), which once rewound seeded requests' generators and killed the CPU engine. Run twice: the
+    # scores must repeat exactly.
+    gsm8k = list(read_solutions(BENCH_SOLUTIONS))
+    for live in (16, 64):
+        config = VerifierConfig(protocol="genprm", mode="critique", samples=2, temperature=0.7, max_tokens=8,
+                                batch_size=live)
+        runs = [[r.step_scores for r in Verifier(backend, config).verify_many(gsm8k[: live // 2])] for _ in range(2)]
+        out[f"seeded_{live}"] = runs
     backend.close()
     print("RESULT " + json.dumps(out), flush=True)
 

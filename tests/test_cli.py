@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from cli_run import genprm, one_line_error
+from helpers.cli import genprm, one_line_error
 
 
 def test_missing_file(tmp_path):

@@ -5,6 +5,7 @@ and checked against the layer table below.
 - Two units never import each other (within a layer, one of them owns what they share).
 - Every genprm module is in the table, so a new package has to say where it stands.
 - `sandbox` is its own package and imports nothing from genprm.
+- No two genprm modules share a file name.
 """
 
 from __future__ import annotations
@@ -116,3 +117,14 @@ def test_the_checker_sees_function_level_and_relative_imports(tmp_path, monkeypa
     assert unit_of("genprm.search.run") == "genprm.search" and unit_of("genprm.protocols.chain") == "genprm.protocols"
     assert unit_of("genprm.cli.distill") == "genprm.cli" and unit_of("genprm.nothing") is None
 
+
+
+def test_no_two_modules_share_a_name():
+    """One name per idea: a module's file name says what it is without its folder (`__init__`/`__main__` aside), so
+    `config.py` in four packages cannot come back. `sandbox` is its own package and keeps its own names."""
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for path in (ROOT / "genprm").rglob("*.py"):
+        if path.name not in ("__init__.py", "__main__.py"):
+            by_name[path.name].append(str(path.relative_to(ROOT)))
+    repeated = {name: sorted(paths) for name, paths in by_name.items() if len(paths) > 1}
+    assert not repeated, repeated

@@ -1,7 +1,7 @@
 """The verification loop, driven exactly by a scripted backend; code runs in the real sandbox."""
 
 import pytest
-from scripted_backend import ScriptedBackend
+from helpers.scripted_backend import ScriptedBackend
 
 from genprm import Solution, Verifier, VerifierConfig
 from genprm.backends.base import GenerateRequest, ScoreRequest

@@ -13,7 +13,7 @@ from genprm.cli.flags import command
 from genprm.distill.real import RealConfig
 from genprm.distill.stage_configs import CorruptConfig, DistillEvalConfig, FilterStageConfig, McConfig, SynthConfig
 from genprm.distill.train_config import TrainConfig
-from genprm.distributed.config import RayConfig
+from genprm.distributed.ray_config import RayConfig
 
 distill_app = typer.Typer(no_args_is_help=True, help="Build a verifier: labelled solutions -> teacher critiques -> "
                                                        "filter -> fine-tune -> evaluate.")
@@ -90,9 +90,7 @@ def eval_command(stage: DistillEvalConfig) -> None:
     """Base vs shipped vs new on held-out data: ProcessBench F1, step AUROC, outcome AUROC."""
     from genprm.distill.heldout import eval_stage
 
-    options = asdict(stage)
-    options["prmbench_files"] = list(options.pop("prmbench")) or None
-    eval_stage(log=log, **options)
+    eval_stage(stage, log=log)
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ import typer
 
 from genprm.cli.common import app
 from genprm.cli.flags import command
-from genprm.review.config import ReviewConfig
+from genprm.review.review_config import ReviewConfig
 
 
 @command(app, review=ReviewConfig)
 def review(review: ReviewConfig) -> None:
     """Check and correct the verifier's step verdicts in the browser; every label is appended to --labels at once."""
-    from genprm.review.app import review as run_review
+    from genprm.review.server import review as run_review
 
     raise typer.Exit(run_review(review))

@@ -6,8 +6,8 @@ from genprm.backends.base import BackendConfig
 from genprm.cli.common import app, say
 from genprm.cli.flags import command
 from genprm.config import VerifierConfig
-from genprm.distributed.config import RayConfig
-from genprm.serve.config import ServeConfig
+from genprm.distributed.ray_config import RayConfig
+from genprm.serve.server_config import ServeConfig
 
 
 @command(app, panels={"backend": "Model", "server": "Server", "ray": "Ray"}, backend=BackendConfig,

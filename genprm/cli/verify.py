@@ -14,7 +14,7 @@ from genprm.cli.common import announce_selection, app, out_console, progress_bar
 from genprm.cli.flags import command
 from genprm.config import VerifierConfig
 from genprm.data import FORMATS
-from genprm.distributed.config import RayConfig
+from genprm.distributed.ray_config import RayConfig
 
 
 @dataclass(frozen=True)

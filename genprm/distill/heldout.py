@@ -33,8 +33,9 @@ from genprm.config import VerifierConfig
 from genprm.data import load_solutions, read_solutions
 from genprm.distill.code_evidence import with_code_evidence
 from genprm.distill.corrupt import corrupt_gsm8k
+from genprm.distill.stage_configs import DistillEvalConfig
 from genprm.errors import ConfigError, InputError
-from genprm.eval.evaluate import tune_threshold
+from genprm.eval.benchmarks import tune_threshold
 from genprm.eval.metrics import auroc, processbench
 from genprm.eval.scored import Scored, load_results
 from genprm.eval.table import markdown_table, number
@@ -215,16 +216,7 @@ def markdown(table: dict[str, Any]) -> str:
     return markdown_table(header, rows) + "\n"
 
 
-def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", base: bool = True,
-               gsm8k_train: str = "../shared/data/gsm8k/train.jsonl", heldout_rows: str = "7000:7473",
-               model_solutions: str = "../shared/data/gsm8k/model_solutions.jsonl",
-               prmbench_files: list[str] | None = None, real_labelled: str = "bench/data/gsm8k_real_labelled.jsonl",
-               n: int = 60, mode: str = "code", max_tokens: int = 160,
-               batch_size: int = 8, threads: int = 0, dtype: str = "auto", mrben: str = "",
-               mrben_dev_fraction: float = 0.1, mrben_test_fraction: float = 0.2, split_seed: int = 0,
-               mrben_n: int = 0, prmbench_n: int = 0, shipped: bool = False, calibrate: bool = False,
-               protocol: str = "", code_evidence: bool = False, compare: Sequence[str] = (),
-               log: Callable[[str], None] = print) -> dict[str, Any]:
+def eval_stage(config: DistillEvalConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Evaluate the new `model` (the base model when `base`, the shipped default verifier when `shipped`) on the
     sets; returns the table. `mrben_n` caps the Mr-Ben held-out and dev sets (a sample seeded by split_seed; 0 = all).
 
@@ -232,46 +224,48 @@ def eval_stage(model: str | None = None, out_dir: str = "runs/distill/eval", bas
     Mr-Ben's held-out split are used whole. `calibrate` tunes each model's threshold on Mr-Ben's dev split."""
     from genprm.distill.stages import parse_rows
 
-    start, end = parse_rows(heldout_rows)
+    start, end = parse_rows(config.heldout_rows)
     sets: dict[str, list[Solution]] = {}
-    if gsm8k_train:
-        sets["gsm8k-heldout"] = gsm8k_heldout(gsm8k_train, (start, end or 10**9), n)
-    if model_solutions:
-        sets["gsm8k-model"] = gsm8k_model(model_solutions, n)
-    if real_labelled:
-        sets["gsm8k-real"] = load_solutions(real_labelled, "steps")
-    if prmbench_files:
-        sets["prmbench"], skipped = prmbench(prmbench_files, prmbench_n or n // 2)
+    if config.gsm8k_train:
+        sets["gsm8k-heldout"] = gsm8k_heldout(config.gsm8k_train, (start, end or 10**9), config.n)
+    if config.model_solutions:
+        sets["gsm8k-model"] = gsm8k_model(config.model_solutions, config.n)
+    if config.real_labelled:
+        sets["gsm8k-real"] = load_solutions(config.real_labelled, "steps")
+    if config.prmbench:
+        sets["prmbench"], skipped = prmbench(config.prmbench, config.prmbench_n or config.n // 2)
         log(f"prmbench: skipped {skipped} records (empty step or error index past the last step)")
     dev = None
-    if mrben:
+    if config.mrben:
         from genprm.distill.real import mrben_split
 
-        split = mrben_split(mrben, mrben_dev_fraction, mrben_test_fraction, split_seed)
+        seed, cap = config.split_seed, config.mrben_n
+        split = mrben_split(config.mrben, config.mrben_dev_fraction, config.mrben_test_fraction, seed)
         # A capped set is a seeded sample, not the first rows (the first 30 held-out solutions all have an error).
         def capped(items: list[Solution]) -> list[Solution]:
-            return random.Random(split_seed).sample(items, mrben_n) if 0 < mrben_n < len(items) else items
+            return random.Random(seed).sample(items, cap) if 0 < cap < len(items) else items
 
         sets["mrben-heldout"] = capped(split["test"])
-        dev = capped(split["dev"]) if calibrate else None
-        log(f"mrben: split by question with seed {split_seed}: {len(split['train'])} train, {len(split['dev'])} "
+        dev = capped(split["dev"]) if config.calibrate else None
+        log(f"mrben: split by question with seed {seed}: {len(split['train'])} train, {len(split['dev'])} "
             f"dev, {len(split['test'])} held out")
-    if calibrate and not dev:
-        raise ConfigError("calibrate", "used with --mrben (its dev split tunes the threshold)", calibrate)
+    if config.calibrate and not dev:
+        raise ConfigError("calibrate", "used with --mrben (its dev split tunes the threshold)", config.calibrate)
     from genprm.backends.weights import BASE_MODEL, DEFAULT_MODEL
 
     # The base model by name: no name means the default verifier, which is the shipped (distilled) adapter.
-    models: dict[str, str | None] = {"base": BASE_MODEL} if base else {}
-    if shipped:
+    models: dict[str, str | None] = {"base": BASE_MODEL} if config.base else {}
+    if config.shipped:
         models["shipped"] = DEFAULT_MODEL
-    if model:
-        models["distilled"] = model
-    models.update(compared_models(compare))
-    config = VerifierConfig(mode=mode, max_tokens=max_tokens, batch_size=batch_size,
-                            **({"protocol": protocol} if protocol else {}))
-    log(f"sets: {', '.join(f'{k} ({len(v)})' for k, v in sets.items())}; heldout rows {heldout_rows}, seed 0; "
-        f"models: {', '.join(f'{k}={v}' for k, v in models.items())}; mode {mode}, protocol {config.protocol}")
-    table = evaluate_models(models, sets, out_dir, config, log, dev=dev, code_evidence=code_evidence, dtype=dtype,
-                            threads=threads)
+    if config.model:
+        models["distilled"] = config.model
+    models.update(compared_models(config.compare))
+    verifier = VerifierConfig(mode=config.mode, max_tokens=config.max_tokens, batch_size=config.batch_size,
+                              **({"protocol": config.protocol} if config.protocol else {}))
+    log(f"sets: {', '.join(f'{k} ({len(v)})' for k, v in sets.items())}; heldout rows {config.heldout_rows}, seed 0; "
+        f"models: {', '.join(f'{k}={v}' for k, v in models.items())}; mode {config.mode}, protocol "
+        f"{verifier.protocol}")
+    table = evaluate_models(models, sets, config.out_dir, verifier, log, dev=dev, code_evidence=config.code_evidence,
+                            dtype=config.dtype, threads=config.threads)
     log(markdown(table))
     return table

@@ -24,10 +24,8 @@ ORDER = ("corrupt", "mc", "synth", "real", "filter", "train", "eval")
 
 
 def _stage_functions() -> dict[str, Callable[..., Any]]:
-    from genprm.distill.heldout import eval_stage
-
     return {"corrupt": stages.corrupt_file, "mc": stages.mc_file, "synth": stages.synth_file,
-            "real": stages.real_file, "filter": stages.filter_file, "train": _train_stage, "eval": eval_stage}
+            "real": stages.real_file, "filter": stages.filter_file, "train": _train_stage, "eval": _eval_stage}
 
 
 def _train_stage(data: str, log: Callable[[str], None] = print, **options: Any) -> dict[str, Any]:
@@ -35,6 +33,13 @@ def _train_stage(data: str, log: Callable[[str], None] = print, **options: Any) 
     from genprm.distill.train_config import TrainConfig
 
     return train(TrainConfig(data=data, **options), log=log, progress=options.get("progress", True))
+
+
+def _eval_stage(log: Callable[[str], None] = print, **options: Any) -> dict[str, Any]:
+    from genprm.distill.heldout import eval_stage
+    from genprm.distill.stage_configs import DistillEvalConfig
+
+    return eval_stage(DistillEvalConfig(**options), log=log)
 
 
 def load_config(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -76,12 +81,15 @@ def plan(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
             allowed = set(RealConfig.field_names())
             previous = args["out"]
+        elif name == "eval":  # the last stage: evaluates what train wrote
+            from genprm.distill.stage_configs import DistillEvalConfig
+
+            allowed = set(DistillEvalConfig.field_names())
+            args.setdefault("model", previous)
         else:
             allowed = set(inspect.signature(functions[name]).parameters) - {"log"}
-            if previous is not None and name not in ("corrupt", "eval"):
+            if previous is not None and name != "corrupt":
                 args.setdefault("path", previous)
-            if name == "eval":
-                args.setdefault("model", previous)
             previous = args.get("out")
         unknown = sorted(set(args) - allowed)
         if unknown:

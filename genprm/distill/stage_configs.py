@@ -4,8 +4,9 @@ the train and real stages'."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
+from genprm.config import MODES
 from genprm.errors import ConfigError
 from genprm.registry import DEFAULT_PROTOCOL
 
@@ -99,7 +100,7 @@ class DistillEvalConfig:
         "help": "Real solutions with the earliest wrong step labelled ('' to skip)."})
     n: int = field(default=60, metadata={"help": "Solutions per generated set (PRMBench: half; the labelled set is "
                                                  "used whole)."})
-    mode: str = field(default="code", metadata={"help": "Verifier mode.", "choices": ("direct", "critique", "code")})
+    mode: str = field(default="code", metadata={"help": "Verifier mode.", "choices": MODES})
     max_tokens: int = field(default=160, metadata={"help": "Critique token budget per step."})
     batch_size: int = field(default=8, metadata={"help": "Critiques generated together."})
     threads: int = field(default=0, metadata={"help": "torch threads (0 = $OMP_NUM_THREADS if set, else every core "
@@ -124,3 +125,13 @@ class DistillEvalConfig:
     compare: tuple[str, ...] = field(default=(), metadata={"help": "Also evaluate this model, as TAG=PATH (repeat the "
                                                                     "flag): e.g. a discriminative PRM beside the "
                                                                     "generative one; each runs its own protocol."})
+
+    def __post_init__(self) -> None:
+        # A `genprm distill run` TOML file gives the PRMBench files and the compared models as lists; the config
+        # stays hashable and frozen.
+        object.__setattr__(self, "prmbench", tuple(self.prmbench))
+        object.__setattr__(self, "compare", tuple(self.compare))
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]

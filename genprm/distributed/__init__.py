@@ -6,10 +6,10 @@
 Ray is imported only inside this package, and only when a run asks for it (`pip install 'genprm[ray]'`).
 """
 
-from genprm.distributed.config import RayConfig
 from genprm.distributed.jobs import SynthJob, VerifyJob
-from genprm.distributed.pool import ReplicaPool
-from genprm.distributed.synth import synth_on_ray
-from genprm.distributed.verify import RayVerifier
+from genprm.distributed.ray_config import RayConfig
+from genprm.distributed.ray_synth import synth_on_ray
+from genprm.distributed.ray_verifier import RayVerifier
+from genprm.distributed.replica_pool import ReplicaPool
 
 __all__ = ["RayConfig", "RayVerifier", "ReplicaPool", "SynthJob", "VerifyJob", "synth_on_ray"]

@@ -1,4 +1,4 @@
-"""The three commands as library calls: files in, files out. `genprm/cli.py` only parses flags and prints.
+"""The three commands as library calls: files in, files out. `genprm/cli/evaluate.py` only parses flags and prints.
 
     eval_files    scored files -> metrics.json + PNG plots (+ the markdown tables, returned)
     rerank_files  scored files -> rerank.json + accuracy_vs_n.png (+ markdown)
@@ -15,7 +15,7 @@ from typing import Any
 
 from genprm.errors import GenPRMError
 from genprm.eval import plots
-from genprm.eval.evaluate import HEADLINES, evaluate, f1_curve, headline_metric, tune_threshold
+from genprm.eval.benchmarks import HEADLINES, evaluate, f1_curve, headline_metric, tune_threshold
 from genprm.eval.report import render_report
 from genprm.eval.rerank import rerank
 from genprm.eval.scored import Scored, load_scored

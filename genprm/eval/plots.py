@@ -13,7 +13,7 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
-from genprm.eval.evaluate import gold_step_labels
+from genprm.eval.benchmarks import gold_step_labels
 from genprm.eval.scored import Scored
 from genprm.scoring import is_score
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from genprm.eval.evaluate import gold_step_labels
+from genprm.eval.benchmarks import gold_step_labels
 from genprm.eval.scored import Scored
 from genprm.eval.table import number
 from genprm.scoring import first_error, is_score

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from genprm.serve.config import ServeConfig
 from genprm.serve.engine import Engine, LocalEngine
 from genprm.serve.lifecycle import Lifecycle, serve_app
-from genprm.serve.metrics import Measure, Metrics
+from genprm.serve.prometheus import Measure, Metrics
 from genprm.serve.routes import add_routes
+from genprm.serve.server_config import ServeConfig
 from genprm.verifier import Verifier
 
 

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from genprm.serve.metrics import Metrics
+from genprm.serve.prometheus import Metrics
 from genprm.types import Solution, VerificationResult
 from genprm.verifier import Verifier
 

@@ -14,10 +14,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from genprm.serve.api_errors import APIError, retry_later
 from genprm.serve.batcher import Batcher, Draining, QueueFull
-from genprm.serve.config import ServeConfig
-from genprm.serve.errors import APIError, retry_later
-from genprm.serve.metrics import MeteredBackend, Metrics
+from genprm.serve.prometheus import MeteredBackend, Metrics
+from genprm.serve.server_config import ServeConfig
 from genprm.types import Solution, VerificationResult
 from genprm.verifier import Verifier
 

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from genprm.serve.config import ServeConfig
-from genprm.serve.errors import APIError, retry_later
+from genprm.serve.api_errors import APIError, retry_later
+from genprm.serve.server_config import ServeConfig
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

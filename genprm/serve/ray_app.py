@@ -35,15 +35,15 @@ try:
 except ImportError:
     raise GenPRMError("genprm serve --ray needs Ray Serve: pip install 'genprm[ray]'") from None
 
-from genprm.distributed.config import RayConfig
 from genprm.distributed.connect import check_resources, join
 from genprm.distributed.jobs import VerifyJob
+from genprm.distributed.ray_config import RayConfig
+from genprm.serve.api_errors import APIError, retry_later
 from genprm.serve.app import build_app
-from genprm.serve.config import ServeConfig
 from genprm.serve.engine import LocalEngine
-from genprm.serve.errors import APIError, retry_later
 from genprm.serve.lifecycle import host_in_url, say
-from genprm.serve.metrics import Metrics, ReplicaMetrics
+from genprm.serve.prometheus import Metrics, ReplicaMetrics
+from genprm.serve.server_config import ServeConfig
 from genprm.types import Solution, VerificationResult
 
 APP = "genprm"

@@ -25,11 +25,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException
 
-from genprm.serve.config import ServeConfig
+from genprm.serve.api_errors import APIError, ClientGone
 from genprm.serve.engine import Engine
-from genprm.serve.errors import APIError, ClientGone
 from genprm.serve.lifecycle import Lifecycle
-from genprm.serve.metrics import Metrics
+from genprm.serve.prometheus import Metrics
+from genprm.serve.server_config import ServeConfig
 from genprm.serve.steps import fit_steps, split_query, split_steps
 from genprm.types import Solution, VerificationResult
 

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from processes import running
-
-HERE = Path(__file__).parent
+from helpers import script_command
+from helpers.processes import running
 
 
 def hf_server(*flags: str) -> Iterator[str]:
-    with running([sys.executable, str(HERE / "hf_server.py"), "--port", "0", *flags], r"listening on (\S+)") as s:
+    with running([*script_command("hf_server"), "--port", "0", *flags], r"listening on (\S+)") as s:
         yield s.match.group(1)
 
 
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
-    """tests/backends/hf_server.py serving the default model, with logprobs (top-k capped at 20, like vLLM)."""
+    """tests/helpers/hf_server.py serving the default model, with logprobs (top-k capped at 20, like vLLM)."""
     yield from hf_server()
 
 

@@ -1,4 +1,4 @@
-"""The OpenAI-compatible backend against a real server on 127.0.0.1 (tests/backends/hf_server.py: the
+"""The OpenAI-compatible backend against a real server on 127.0.0.1 (tests/helpers/hf_server.py: the
 transformers backend behind /v1/completions, over HTTP): stops, budgets, concurrency, verdict scores equal to the
 transformers backend's, the logprobs fallbacks, and errors the user can fix."""
 

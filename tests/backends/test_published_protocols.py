@@ -1,30 +1,28 @@
 """The published verifiers' protocols, byte for byte: genprm's requests through the OpenAI-compatible backend to a
-real local server (tests/backends/replay_server.py, which logs each request and replays scripted completions and
-logprobs) equal the requests the authors' code sends for the same model outputs (tests/backends/
-published_fixtures.py, written from their code), and the scores follow their formulas on the same logprobs.
+real local server (tests/helpers/replay_server.py, which logs each request and replays scripted completions and
+logprobs) equal the requests the authors' code sends for the same model outputs (tests/helpers/published_requests.py,
+written from their code), and the scores follow their formulas on the same logprobs.
 The protocol is picked from the model's hub id, with no weights anywhere."""
 
 from __future__ import annotations
 
 import json
 import math
-import sys
 
 import pytest
-from processes import running
+from helpers import published_requests as fx
+from helpers import script_command
+from helpers.processes import running
 
 from genprm import Solution, Verifier, VerifierConfig
 from genprm.registry import choose_protocol
-
-from . import published_fixtures as fx
-from .conftest import HERE
 
 
 def replay(tmp_path, fixture: dict, model: str, **config):
     """Verify the fixture's solution against a replay server; (result, the requests the server received)."""
     script, log = tmp_path / "script.json", tmp_path / "requests.jsonl"
     script.write_text(json.dumps({"completions": fixture["completions"], "logprobs": fixture["logprobs"]}))
-    command = [sys.executable, str(HERE / "replay_server.py"), "--script", str(script), "--log", str(log),
+    command = [*script_command("replay_server"), "--script", str(script), "--log", str(log),
                "--model", model]
     with running(command, r"listening on (\S+)", timeout=60) as started:
         with Verifier.from_pretrained(model, backend="openai", config=VerifierConfig(**config),
@@ -106,7 +104,7 @@ def test_processbench_critic(tmp_path, samples):
 
 
 def test_models_command_lists_the_registry_offline():
-    from cli_run import genprm
+    from helpers.cli import genprm
 
     proc = genprm("models", "--json")
     assert proc.returncode == 0, proc.stderr
@@ -119,13 +117,13 @@ def test_models_command_lists_the_registry_offline():
 
 
 def test_an_unknown_model_gets_the_default_protocol_and_one_note(tmp_path):
-    from cli_run import genprm
+    from helpers.cli import genprm
 
     solution = tmp_path / "s.json"
     solution.write_text(json.dumps({"problem": "What is 2 + 2?", "steps": ["2 + 2 = 4"]}))
     script, log = tmp_path / "script.json", tmp_path / "requests.jsonl"
     script.write_text(json.dumps({"logprobs": [{" Yes": -0.1, " No": -2.0}]}))
-    command = [sys.executable, str(HERE / "replay_server.py"), "--script", str(script), "--log", str(log)]
+    command = [*script_command("replay_server"), "--script", str(script), "--log", str(log)]
     with running(command, r"listening on (\S+)", timeout=60) as started:
         proc = genprm("verify", solution, "--model", "acme/unknown-verifier", "--backend", "openai", "--base-url",
                       started.match.group(1), "--mode", "direct", "--json")

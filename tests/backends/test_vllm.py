@@ -2,7 +2,7 @@
 backend: stops, budgets, verdict scores, the verification loop, prefix caching, the CLI, and `vllm serve` behind
 the OpenAI backend.
 
-vLLM runs in subprocesses (its engine process re-imports the main module, see tests/backends/vllm_script.py), in
+vLLM runs in subprocesses (its engine process re-imports the main module, see tests/helpers/vllm_script.py), in
 float32 so its scores can be compared tightly with the transformers backend's (in bfloat16 the two differ by up
 to ~0.04, measured). Skipped where vllm is not installed; `make test` installs it.
 """
@@ -17,18 +17,17 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from processes import running
+from helpers import script_command
+from helpers.processes import running
+from helpers.vllm_script import SOLUTIONS
 
 from genprm import Verifier, VerifierConfig
 from genprm.backends.base import GenerateRequest, ScoreRequest
 from genprm.scoring import verdict_score
 
-from .conftest import HERE
-from .vllm_script import SOLUTIONS
-
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(find_spec("vllm") is None, reason="vllm is not installed")]
 
-ROOT = HERE.parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 0.01  # float32 on both sides; measured differences are ~1e-5
 CANDIDATES = (" Yes", " No")
 
@@ -43,7 +42,7 @@ def hf32():
 
 @pytest.fixture(scope="module")
 def run():
-    done = subprocess.run([sys.executable, str(HERE / "vllm_script.py"), "--dtype", "float32"], capture_output=True,
+    done = subprocess.run([*script_command("vllm_script"), "--dtype", "float32"], capture_output=True,
                           text=True, timeout=600)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from distill_samples import WRONG
-from scripted_backend import ScriptedBackend
+from helpers.distill_samples import WRONG
+from helpers.scripted_backend import ScriptedBackend
 
 from genprm.config import VerifierConfig
 from genprm.distill.dialogue import render_with_spans, tokenize_with_labels

@@ -1,15 +1,21 @@
-"""The evaluation stage: its labelled real-solution set, and base vs distilled scored with the real model."""
+"""The evaluation stage: its labelled real-solution set, its config from the CLI and from a config file, and base vs
+distilled scored with the real model."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from distill_samples import RIGHT, WRONG
+import pytest
+from helpers.distill_samples import RIGHT, WRONG
 
+from genprm.cli import main
 from genprm.config import VerifierConfig
 from genprm.data import load_solutions
-from genprm.distill.heldout import evaluate_models, metrics
+from genprm.distill.heldout import eval_stage, evaluate_models, metrics
+from genprm.distill.pipeline import run_pipeline
+from genprm.distill.stage_configs import DistillEvalConfig
+from genprm.errors import ConfigError
 
 REAL = Path(__file__).parents[2] / "bench" / "data" / "gsm8k_real_labelled.jsonl"
 
@@ -60,3 +66,49 @@ def test_metrics_follow_the_processbench_protocol() -> None:
     # Flagging step 0 of the wrong solution is not an exact match: acc_err 0, so F1 0.
     m = metrics([result(RIGHT, [0.9, 0.8, 0.9]), result(WRONG, [0.1, 0.1, 0.2])])
     assert (m["acc_err"], m["acc_ok"], m["f1"]) == (0.0, 100.0, 0.0)
+
+
+def test_eval_stage_takes_one_config_from_the_cli_and_from_a_config_file(tmp_path: Path, monkeypatch) -> None:
+    """The CLI flags and a config file's [eval] table both become one DistillEvalConfig; eval_stage builds the sets
+    from it and hands the models one VerifierConfig (recorded here instead of loading a model)."""
+    bench = tmp_path / "prmbench.jsonl"
+    bench.write_text("".join(json.dumps({"idx": f"p{i}", "modified_question": "What is 2 + 2?",
+                                         "modified_process": ["2 + 2 = 5.", "The answer is 5."], "error_steps": [1]})
+                             + "\n" for i in range(3)))
+    calls: list[dict] = []
+
+    def record(models, sets, out_dir, config, log, **options):
+        calls.append({"models": models, "sets": {k: len(v) for k, v in sets.items()}, "out_dir": out_dir,
+                      "config": config, **options})
+        return {}
+
+    monkeypatch.setattr("genprm.distill.heldout.evaluate_models", record)
+    config = DistillEvalConfig(out_dir=str(tmp_path / "api"), gsm8k_train="", model_solutions="",
+                               prmbench=[str(bench)], n=4, mode="direct", batch_size=3, threads=1, protocol="verdict",
+                               model="my-model")  # a list of files, as TOML gives it
+    assert config.prmbench == (str(bench),)
+    assert eval_stage(config, log=lambda _: None) == {}
+    call = calls.pop()
+    assert call["models"] == {"base": "SmolLM2-135M-Instruct", "distilled": "my-model"}
+    assert call["sets"] == {"gsm8k-real": 120, "prmbench": 2} and call["out_dir"] == str(tmp_path / "api")
+    assert call["config"] == VerifierConfig(protocol="verdict", mode="direct", max_tokens=160, batch_size=3)
+    assert (call["threads"], call["dtype"], call["code_evidence"], call["dev"]) == (1, "auto", False, None)
+
+    assert main(["distill", "eval", "--no-base", "--shipped", "--gsm8k-train", "", "--model-solutions", "",
+                 "--prmbench", str(bench), "--n", "2", "--out-dir", str(tmp_path / "cli"),
+                 "--compare", "discriminative=runs/x/model", "--compare", "runs/y/model"]) == 0
+    call = calls.pop()
+    assert list(call["models"]) == ["shipped", "discriminative", "model"]  # --compare: more models, by tag
+    assert call["models"]["discriminative"] == "runs/x/model" and call["sets"] == {"gsm8k-real": 120, "prmbench": 1}
+    assert call["config"].mode == "code" and call["config"].protocol is None  # each model's own protocol
+
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(f'work_dir = "{tmp_path / "run"}"\n[eval]\ngsm8k_train = ""\nmodel_solutions = ""\n'
+                   f'prmbench = ["{bench}"]\nn = 6\ncompare = ["discriminative=runs/x/model"]\n')
+    run_pipeline(cfg, log=lambda _: None)
+    call = calls.pop()
+    assert call["sets"] == {"gsm8k-real": 120, "prmbench": 3}
+    assert call["models"] == {"base": "SmolLM2-135M-Instruct", "discriminative": "runs/x/model"}
+    cfg.write_text(f'[eval]\nprmbench_files = ["{bench}"]\n')  # the flag's name is the key's: no second name
+    with pytest.raises(ConfigError, match="prmbench_files"):
+        run_pipeline(cfg, log=lambda _: None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from distill_samples import RIGHT
+from helpers.distill_samples import RIGHT
 
 from genprm.distill.mc import final_answer, label_from_values, mc_label
 

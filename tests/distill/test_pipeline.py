@@ -65,6 +65,14 @@ def test_example_config_is_valid() -> None:
     assert json.dumps(config)  # plain data
 
 
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "configs").glob("distill-*.toml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_config_plans(path: Path) -> None:
+    from genprm.distill.pipeline import load_config
+
+    assert plan(load_config(path))  # every key is an option of its stage (a renamed option fails here)
+
+
 @pytest.mark.skipif(not GSM8K.exists(), reason="needs ../shared/data/gsm8k/train.jsonl")
 def test_run_chains_stages_from_a_config_file(tmp_path: Path) -> None:
     cfg = tmp_path / "cfg.toml"

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_run import genprm, one_line_error
+from helpers.cli import genprm, one_line_error
 
 from genprm.distill.dialogue import render_with_spans, tokenize_with_labels
 from genprm.distill.filter import filter_records

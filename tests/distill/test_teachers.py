@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from distill_samples import RIGHT, WRONG
+from helpers.distill_samples import RIGHT, WRONG
 
 from genprm.claims import find_claims
 from genprm.distill.teachers import SymbolicTeacher, split_segments

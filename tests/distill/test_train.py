@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from distill_samples import WRONG
+from helpers.distill_samples import WRONG
 
 from genprm.distill.synth import synth_record
 from genprm.distill.teachers import SymbolicTeacher

@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 
 import pytest
-from distill_samples import RIGHT, WRONG
+from helpers.distill_samples import RIGHT, WRONG
 
 from genprm.backends.heads import tokens_and_positions
 from genprm.distill.head import encode

@@ -6,7 +6,7 @@ import json
 import statistics
 
 import pytest
-from raykit import write_solutions
+from helpers.ray_inputs import write_solutions
 
 from genprm.config import VerifierConfig
 

@@ -10,8 +10,8 @@ import sys
 import time
 
 import pytest
-from cli_run import genprm, one_line_error
-from raykit import N_SOLUTIONS, write_solutions
+from helpers.cli import genprm, one_line_error
+from helpers.ray_inputs import N_SOLUTIONS, write_solutions
 
 from genprm.backends.base import BackendConfig
 from genprm.config import VerifierConfig

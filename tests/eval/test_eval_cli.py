@@ -3,7 +3,8 @@
 import json
 
 import pytest
-from evalkit import genprm, load_json, make_result, one_line_error, write_scored
+from helpers.cli import genprm, one_line_error
+from helpers.scored_results import load_json, make_result, write_scored
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from chromium import chromium_binary
-from evalkit import genprm, make_result, write_scored
+from helpers.chromium import chromium_binary
+from helpers.cli import genprm
+from helpers.scored_results import make_result, write_scored
 from PIL import Image
 
 from genprm.types import CodeRun, StepVerdict
@@ -21,7 +22,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    """The chromium binary (tests/chromium.py installs it where it may)."""
+    """The chromium binary (tests/helpers/chromium.py installs it where it may)."""
     try:
         return chromium_binary()
     except RuntimeError as e:

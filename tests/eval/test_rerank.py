@@ -1,7 +1,7 @@
 """Best-of-N against hand-computed accuracies: verifier pick, weighted and plain votes, random, oracle."""
 
 import pytest
-from evalkit import make_result
+from helpers.scored_results import make_result
 
 from genprm.errors import InputError
 from genprm.eval.rerank import rerank

@@ -1,15 +1,15 @@
 """Discriminative PRMs, each on a tiny random model of its architecture: genprm sends the authors' exact tokens, reads
-the authors' positions, and scores with the authors' formula (discriminative_fixtures.py, cited), in one forward
-pass per solution, batched across solutions; and the formats fail in one line where they cannot run."""
+the authors' positions, and scores with the authors' formula (tests/helpers/discriminative_usage.py, cited), in one
+forward pass per solution, batched across solutions; and the formats fail in one line where they cannot run."""
 
 from __future__ import annotations
 
 import json
 
-import discriminative_fixtures as fx
 import pytest
-import tiny_prms
-from cli_run import genprm
+from helpers import discriminative_usage as fx
+from helpers import tiny_prms
+from helpers.cli import genprm
 
 from genprm import Verifier, VerifierConfig
 from genprm.backends.base import load_backend

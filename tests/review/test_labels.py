@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from reviewkit import GSM8K_SCORED
+from helpers.genprm_review import GSM8K_SCORED
 
 from genprm.errors import InputError
 from genprm.eval.scored import load_results

@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from cdp import Tab, chromium
-from cli_run import genprm, one_line_error
+from helpers.browser import Tab, chromium
+from helpers.cli import genprm, one_line_error
+from helpers.genprm_review import EXAMPLE_SCORED, GSM8K_SCORED, copy_scored, genprm_review
 from PIL import Image
-from reviewkit import EXAMPLE_SCORED, GSM8K_SCORED, copy_scored, genprm_review
 
 from genprm.labels import read_labels
 

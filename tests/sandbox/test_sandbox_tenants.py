@@ -37,15 +37,16 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _zygote_and_children(sb: Sandbox, settle_s: float = 10.0) -> tuple[int, list[int]]:
-    """The zygote of `sb`'s one worker and its children, once each child has confined itself (a spare forked just
-    now is still root, setting its limits, for a moment)."""
+def _zygote_and_children(sb: Sandbox, want: int = 0, settle_s: float = 10.0) -> tuple[int, list[int]]:
+    """The zygote of `sb`'s one worker and its children (at least `want` of them: the worker asks for the next
+    spare as a request starts, and the zygote forks it when it next runs), once each child has confined itself (a
+    spare forked just now is still root, setting its limits, for a moment)."""
     (worker,) = sb.worker_pids()
     (zygote,) = _children(worker)
     deadline = time.monotonic() + settle_s
     while True:
         kids = _children(zygote)
-        if all(_uid(k) in sb.uids for k in kids) or time.monotonic() > deadline:
+        if (len(kids) >= want and all(_uid(k) in sb.uids for k in kids)) or time.monotonic() > deadline:
             return zygote, kids
         time.sleep(0.02)
 
@@ -114,8 +115,8 @@ def test_no_snippet_reschedules_another_process(pools: tuple[Sandbox, Sandbox]) 
         v = int(victim.run(PID).stdout)
         me = int(attacker.run(PID).stdout)
         w = int(other_pool.run(PID).stdout)
-        zygote_a, kids_a = _zygote_and_children(a)
-        zygote_b, kids_b = _zygote_and_children(b)
+        zygote_a, kids_a = _zygote_and_children(a, want=3)  # two sessions and the spare
+        zygote_b, kids_b = _zygote_and_children(b, want=2)
         spare_a = [p for p in kids_a if p not in (v, me)]
         spare_b = [p for p in kids_b if p != w]
         assert len(spare_a) == 1 and len(spare_b) == 1, (kids_a, kids_b)  # the next request's child, waiting

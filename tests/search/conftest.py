@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from search_scripted import ScriptedPolicy, ScriptedVerifierModel
+from helpers.scripted_search import ScriptedPolicy, ScriptedVerifierModel
 
 from genprm.config import VerifierConfig
 from genprm.search import Policy, StepScorer

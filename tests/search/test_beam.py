@@ -4,7 +4,7 @@ max steps, and one batched policy call per round."""
 from __future__ import annotations
 
 import pytest
-from search_scripted import PROBLEM, beam_config
+from helpers.scripted_search import PROBLEM, beam_config
 
 from genprm.search.beam import beam_search
 

@@ -4,7 +4,7 @@ against the gold answer with math-verify; and the accuracy-vs-tokens table `genp
 from __future__ import annotations
 
 import pytest
-from search_scripted import PROBLEM
+from helpers.scripted_search import PROBLEM
 
 from genprm.search import SearchConfig, search
 from genprm.search.scaling import scaling_table

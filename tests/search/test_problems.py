@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cli_run import genprm, one_line_error
+from helpers.cli import genprm, one_line_error
 
 from genprm.batch import BatchReport
 from genprm.errors import InputError

@@ -3,7 +3,7 @@ critique of the rejected step, keeps the steps before it, and the rewrite is ver
 
 from __future__ import annotations
 
-from search_scripted import PROBLEM
+from helpers.scripted_search import PROBLEM
 
 from genprm.search import SearchConfig
 from genprm.search.refine import refine

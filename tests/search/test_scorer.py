@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from scripted_backend import ScriptedBackend
-from search_scripted import PROBLEM
+from helpers.scripted_backend import ScriptedBackend
+from helpers.scripted_search import PROBLEM
 
 from genprm.backends.base import GenerateRequest
 from genprm.protocols import builtin_protocols

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli_run import genprm
+from helpers.cli import genprm
 
 from genprm.config import VerifierConfig
 from genprm.search import Policy, SearchConfig, SearchResult, StepScorer, search, select_problems

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cli_run import genprm, one_line_error
+from helpers.cli import genprm, one_line_error
 
 
 @pytest.mark.parametrize(("flags", "needle"), [

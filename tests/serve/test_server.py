@@ -12,7 +12,7 @@ import time
 
 import httpx
 import pytest
-from servekit import KEY, genprm_serve
+from helpers.genprm_serve import KEY, genprm_serve
 
 from genprm import Solution
 from genprm.integrations import GenPRMReward, RemoteVerifier

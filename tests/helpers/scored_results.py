@@ -1,9 +1,7 @@
-"""Helpers for the evaluation tests: scored results built by hand (exact inputs, no model) and the CLI runner."""
+"""Scored results built by hand for the evaluation tests: exact inputs, no model."""
 
 import json
 from pathlib import Path
-
-from cli_run import genprm, one_line_error  # noqa: F401  (re-exported for the eval tests)
 
 from genprm.types import Solution, StepVerdict, VerificationResult
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from discriminative_fixtures import LLAMA3_TEMPLATE
 from transformers import (
     AutoTokenizer,
     LlamaConfig,
@@ -25,6 +24,7 @@ from transformers import (
 )
 
 from genprm.backends.weights import default_model_dir
+from helpers.discriminative_usage import LLAMA3_TEMPLATE
 
 _SIZE = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
          "num_key_value_heads": 2, "max_position_embeddings": 512}

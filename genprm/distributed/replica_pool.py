@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from genprm.distributed.config import RayConfig
 from genprm.distributed.connect import check_resources, import_ray, join
+from genprm.distributed.ray_config import RayConfig
 from genprm.errors import GenPRMError
 from genprm.types import Solution
 

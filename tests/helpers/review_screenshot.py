@@ -1,7 +1,7 @@
 """The README's picture of `genprm review`: the test data's scored files in one queue, a few steps labelled with the
 keyboard, the bakery example (the arithmetic check's evidence) on screen; saved by headless chromium.
 
-    PYTHONPATH=$PWD python tests/review/screenshot.py docs/review.png
+    PYTHONPATH=$PWD python tests/helpers/review_screenshot.py docs/review.png
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `helpers.*` imports as under pytest
 
-from cdp import chromium  # noqa: E402
-from reviewkit import EXAMPLE_SCORED, GSM8K_SCORED, genprm_review  # noqa: E402
+from helpers.browser import chromium  # noqa: E402
+from helpers.genprm_review import EXAMPLE_SCORED, GSM8K_SCORED, genprm_review  # noqa: E402
 
 
 def main(out: Path) -> None:

@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from chromium import chromium_binary
-from processes import running
 from websockets.sync.client import ClientConnection, connect
+
+from helpers.chromium import chromium_binary
+from helpers.processes import running
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
@@ -122,6 +123,6 @@ def chromium() -> Iterator[Browser]:
             yield Browser(ws)
 
 
-if __name__ == "__main__":  # a manual check: python tests/review/cdp.py URL
+if __name__ == "__main__":  # a manual check: PYTHONPATH=tests python -m helpers.browser URL
     with chromium() as b:
         print(b.tab(sys.argv[1]).eval("document.title"))

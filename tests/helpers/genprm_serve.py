@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from processes import running
+from helpers.processes import running
 
 KEY = "test-key-0123"
 

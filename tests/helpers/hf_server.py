@@ -1,6 +1,6 @@
 """A small real OpenAI-compatible server over HTTP: the transformers backend behind `/v1/completions`.
 
-    python tests/backends/hf_server.py --port 0 [--dtype auto] [--max-logprobs 5] [--no-logprobs]
+    python tests/helpers/hf_server.py --port 0 [--dtype auto] [--max-logprobs 5] [--no-logprobs]
 
 Prints `listening on http://127.0.0.1:PORT/v1` once it serves. It implements what genprm's OpenAI backend uses:
 `GET /v1/models`, and `POST /v1/completions` with `prompt`, `max_tokens`, `temperature`, `seed`, `stop` and
@@ -12,16 +12,21 @@ does past its cap). Like vLLM it reports the matched stop string as `stop_reason
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import torch
-from completions_http import CompletionsHandler
 
 from genprm.backends.base import GenerateRequest
 from genprm.backends.hf import HFBackend
 from genprm.backends.weights import BASE_MODEL
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `helpers.*` imports as under pytest
+
+from helpers.completions_http import CompletionsHandler  # noqa: E402
 
 
 class CompletionServer(ThreadingHTTPServer):

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from genprm.distill.stages import load_labelled
-from genprm.distributed.config import RayConfig
 from genprm.distributed.jobs import SynthJob
-from genprm.distributed.pool import ReplicaPool
+from genprm.distributed.ray_config import RayConfig
+from genprm.distributed.replica_pool import ReplicaPool
 from genprm.jsonl import done_ids, write_rows
 from genprm.protocols import load
 

@@ -15,10 +15,9 @@ import math
 import re
 from collections.abc import Sequence
 
-from scripted_backend import ScriptedBackend
-
 from genprm.backends.base import GenerateRequest, Generation, ScoreRequest
 from genprm.search import Problem, SearchConfig
+from helpers.scripted_backend import ScriptedBackend
 
 _STEP = re.compile(r"Step \d+: (.*?)(?:</user>|\n|$)")
 

@@ -28,8 +28,8 @@ from starlette.exceptions import HTTPException
 
 from genprm.errors import GenPRMError
 from genprm.labels import MARKS, MAX_NOTE_CHARS, LabelLog
-from genprm.review.config import ReviewConfig
 from genprm.review.queue import RULE, ordered
+from genprm.review.review_config import ReviewConfig
 
 
 class Change(BaseModel):

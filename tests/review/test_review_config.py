@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from genprm.errors import ConfigError
-from genprm.review.config import TOKEN_ENV, ReviewConfig
+from genprm.review.review_config import TOKEN_ENV, ReviewConfig
 
 
 def test_labels_default_beside_the_scored_file_and_never_the_scored_file_itself() -> None:

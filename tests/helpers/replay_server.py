@@ -1,6 +1,6 @@
 """A real OpenAI-compatible server that replays scripted completions and logs every request it receives.
 
-    python tests/backends/replay_server.py --script script.json --log requests.jsonl [--model NAME] [--port 0]
+    python tests/helpers/replay_server.py --script script.json --log requests.jsonl [--model NAME] [--port 0]
 
 Prints `listening on http://127.0.0.1:PORT/v1` once it serves. `script.json` holds {"completions": [...],
 "logprobs": [...]}: a `/v1/completions` request with `logprobs` gets the next entry of "logprobs" (a {token:
@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import threading
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from completions_http import CompletionsHandler
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `helpers.*` imports as under pytest
+
+from helpers.completions_http import CompletionsHandler  # noqa: E402
 
 
 class ReplayServer(ThreadingHTTPServer):

@@ -7,9 +7,9 @@ from typing import Any
 
 from genprm.backends.base import BackendConfig
 from genprm.config import VerifierConfig
-from genprm.distributed.config import RayConfig
 from genprm.distributed.jobs import VerifyJob
-from genprm.distributed.pool import ReplicaPool
+from genprm.distributed.ray_config import RayConfig
+from genprm.distributed.replica_pool import ReplicaPool
 from genprm.registry import resolve
 from genprm.types import Solution, VerificationResult
 

@@ -1,6 +1,6 @@
 """Runs the vLLM backend on the base model and prints what the tests check, as one JSON line.
 
-    python tests/backends/vllm_script.py [--dtype auto]
+    python tests/helpers/vllm_script.py [--dtype auto]
 
 A script, not test code, because `vllm.LLM` spawns its engine process, which re-imports the main module: the
 work must sit under `if __name__ == "__main__":`, and one engine start serves every check (each costs ~15 s on a

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from processes import running
+from helpers.processes import running
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "review" / "data"
 GSM8K_SCORED = DATA / "gsm8k.scored.jsonl"
 EXAMPLE_SCORED = DATA / "example.scored.jsonl"
 

@@ -32,7 +32,9 @@ def _train_stage(data: str, log: Callable[[str], None] = print, **options: Any) 
     from genprm.distill.train import train
     from genprm.distill.train_config import TrainConfig
 
-    return train(TrainConfig(data=data, **options), log=log, progress=options.get("progress", True))
+    # `progress` (the bar, else one JSON line per step) is train()'s argument, not a TrainConfig field.
+    progress = options.pop("progress", True)
+    return train(TrainConfig(data=data, **options), log=log, progress=progress)
 
 
 def _eval_stage(log: Callable[[str], None] = print, **options: Any) -> dict[str, Any]:
@@ -73,6 +75,8 @@ def plan(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         args = {**defaults[name], **config[name]}
         if name == "train":
             allowed = set(TrainConfig.field_names()) | {"progress"}
+            if not isinstance(args.get("progress", True), bool):  # checked before any stage runs
+                raise ConfigError("[train] progress", "true or false", args["progress"])
             if previous is not None:
                 args.setdefault("data", previous)
             previous = args["output_dir"]

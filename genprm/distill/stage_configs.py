@@ -120,8 +120,10 @@ class DistillEvalConfig:
                                                              "split."})
     protocol: str = field(default="", metadata={"help": "Protocol (default: each verifier's own).",
                                                 "aliases": ("--prompt",)})
-    code_evidence: bool = field(default=False, metadata={"help": "Also score each model combined with the symbolic "
-                                                                 "SymPy check (a refuted calculation scores 0)."})
+    claim_check: bool = field(default=False, metadata={"help": "Also score each model combined with the claim check "
+                                                               "(`genprm verify --claim-check on`: a step with a "
+                                                               "claim SymPy refutes scores 0).",
+                                                       "aliases": ("--code-evidence",)})
 
     def __post_init__(self) -> None:
         # A `genprm distill run` TOML file gives the PRMBench files as a list; the config stays hashable and frozen.

@@ -124,7 +124,7 @@ def loss_sum(model: Any, batch: dict[str, torch.Tensor], bf16: bool) -> tuple[to
 
 def save(out: Path, model: Any, tokenizer: Any, protocol: VerificationProtocol) -> None:
     """A full token-classification model (LoRA merged), bf16 on disk, its tokenizer, and a genprm.json: the
-    protocol it was trained in, read in direct mode, at 0.5, the learned head alone (`--arithmetic-check on` adds
+    protocol it was trained in, read in direct mode, at 0.5, the learned head alone (`--claim-check on` adds
     the claim check)."""
     model.eval()
     if hasattr(model, "merge_and_unload"):
@@ -132,5 +132,5 @@ def save(out: Path, model: Any, tokenizer: Any, protocol: VerificationProtocol) 
     model = model.to(torch.bfloat16)  # halves the files on disk; a verifier loads it in the dtype it runs fast
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    settings = {"protocol": protocol.name, "mode": "direct", "threshold": 0.5, "arithmetic_check": False}
+    settings = {"protocol": protocol.name, "mode": "direct", "threshold": 0.5, "claim_check": False}
     (out / MODEL_CONFIG).write_text(json.dumps(settings, indent=2) + "\n")

@@ -124,21 +124,21 @@ def verify_set(verifier: Callable[[], Any], solutions: Sequence[Solution], out: 
 
 def evaluate_models(models: dict[str, str | None], sets: dict[str, list[Solution]], out_dir: str | Path,
                     config: VerifierConfig, log: Callable[[str], None] = print,
-                    dev: list[Solution] | None = None, code_evidence: bool = False, dtype: str = "auto",
+                    dev: list[Solution] | None = None, claim_check: bool = False, dtype: str = "auto",
                     threads: int = 0) -> dict[str, Any]:
     """{model tag: {set: metrics}}; also written to out_dir/metrics.json and out_dir/metrics.md. With a `dev` set,
     each model's threshold is tuned on it and every set is also scored at that threshold (keys `*_cal`). With
-    `code_evidence`, each model is also scored combined with the code's evidence (tag `<model>+code`). `dtype` and
+    `claim_check`, each model is also scored combined with the claim check (tag `<model>+code`). `dtype` and
     `threads` are the transformers backend's (auto: bf16 only where native; every usable core)."""
     out_dir = Path(out_dir)
     # Unset fields get genprm's defaults, not each model's genprm.json: every model's learned verdict is scored
-    # alone, at threshold 0.5 (and at its dev-tuned one), with no arithmetic check; `code_evidence` adds the check as
+    # alone, at threshold 0.5 (and at its dev-tuned one), with no claim check; `claim_check` adds the check as
     # a variant. The protocol stays each model's own unless `config.protocol` names one.
     config = with_fallbacks(config)
     table: dict[str, Any] = {}
     with contextlib.ExitStack() as outer:
         sandbox = None
-        if code_evidence:
+        if claim_check:
             from sandbox import Sandbox
 
             sandbox = outer.enter_context(Sandbox(workers=2, timeout=5.0))
@@ -265,7 +265,7 @@ def eval_stage(config: DistillEvalConfig, log: Callable[[str], None] = print) ->
     log(f"sets: {', '.join(f'{k} ({len(v)})' for k, v in sets.items())}; heldout rows {config.heldout_rows}, seed 0; "
         f"models: {', '.join(f'{k}={v}' for k, v in models.items())}; mode {config.mode}, protocol "
         f"{verifier.protocol}")
-    table = evaluate_models(models, sets, config.out_dir, verifier, log, dev=dev, code_evidence=config.code_evidence,
+    table = evaluate_models(models, sets, config.out_dir, verifier, log, dev=dev, claim_check=config.claim_check,
                             dtype=config.dtype, threads=config.threads)
     log(markdown(table))
     return table

@@ -92,7 +92,7 @@ def test_eval_stage_takes_one_config_from_the_cli_and_from_a_config_file(tmp_pat
     assert call["models"] == {"base": "SmolLM2-135M-Instruct", "distilled": "my-model"}
     assert call["sets"] == {"gsm8k-real": 120, "prmbench": 2} and call["out_dir"] == str(tmp_path / "api")
     assert call["config"] == VerifierConfig(protocol="verdict", mode="direct", max_tokens=160, batch_size=3)
-    assert (call["threads"], call["dtype"], call["code_evidence"], call["dev"]) == (1, "auto", False, None)
+    assert (call["threads"], call["dtype"], call["claim_check"], call["dev"]) == (1, "auto", False, None)
 
     assert main(["distill", "eval", "--no-base", "--shipped", "--gsm8k-train", "", "--model-solutions", "",
                  "--prmbench", str(bench), "--n", "2", "--out-dir", str(tmp_path / "cli"),

@@ -56,6 +56,12 @@ def test_plan_chains_each_stage_to_the_previous_output(tmp_path: Path) -> None:
         plan({"synth": {"teacher": "symbolic", "bogus": 1}})
 
 
+def test_plan_reads_an_options_older_name_as_its_current_one(capsys) -> None:
+    steps = dict(plan({"eval": {"n": 4, "code_evidence": True}}))
+    assert steps["eval"]["claim_check"] is True and "code_evidence" not in steps["eval"]
+    assert "[eval]: 'code_evidence' is deprecated: use 'claim_check'" in capsys.readouterr().err
+
+
 def test_example_config_is_valid() -> None:
     from genprm.distill.pipeline import load_config
 

@@ -138,7 +138,7 @@ def model_scores(solutions: list[Solution], out: Path, threads: int) -> dict[str
     def verifier():
         from genprm.backends.hf import HFBackend
 
-        config = resolve(None, VerifierConfig(arithmetic_check=False, batch_size=16))
+        config = resolve(None, VerifierConfig(claim_check=False, batch_size=16))
         return Verifier(HFBackend(None, max_batch=16, threads=threads), config)
 
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,16 @@
 """What the verifier should do: one dataclass, one field per `genprm verify` flag (same names, dashes for
 underscores). Who does it (model, backend) is chosen separately (`genprm.backends.BackendConfig`). Fields left None
-are the model's: `genprm.registry.resolve` fills them, once."""
+are the model's: `genprm.registry.resolve` fills them, once.
+
+A field's `metadata["aliases"]` names its older flags ("--arithmetic-check"); `canonical_keys` reads the same names in
+a config file (genprm.json, a `genprm distill run` TOML table: "arithmetic_check"), so an old name keeps working
+everywhere, with a one-line deprecation note."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from genprm.errors import ConfigError
 from genprm.scoring import AGGREGATIONS, check_threshold
@@ -39,9 +45,12 @@ class VerifierConfig:
     threshold: float | None = field(default=None, metadata={"help": "A step scoring below this is an error; the "
                                                                     "first one is `first_error`. Default: the "
                                                                     "model's (tuned on a dev split), else 0.5."})
-    arithmetic_check: bool | None = field(default=None, metadata={
-        "help": "Also recompute each step's stated calculations (a op b = c) with SymPy in the sandbox; a refuted "
-                "step scores 0 whatever the model says. Default: the model's, else off.", "switch": True})
+    claim_check: bool | None = field(default=None, metadata={
+        "help": "Also check every claim a step states that can be checked mechanically (chained arithmetic, "
+                "percentages, units, comparisons, roundings, LaTeX equalities, equations and their solutions, "
+                "simplifications, the final answer) with SymPy in the sandbox; a refuted step scores 0 whatever the "
+                "model says. Default: the model's (on for the default model), else off.", "switch": True,
+        "aliases": ("--arithmetic-check",)})
     batch_size: int | None = field(default=None, metadata={
         "help": "Verification chains kept alive together (across solutions): each sends its next request as soon "
                 "as it is ready. Default: the backend's (hf 8, vllm 64, openai 32)."})
@@ -69,8 +78,22 @@ class VerifierConfig:
     @property
     def resolved(self) -> bool:
         """Whether every model-dependent field is set (see `genprm.registry.resolve`)."""
-        return None not in (self.protocol, self.mode, self.threshold, self.arithmetic_check, self.batch_size)
+        return None not in (self.protocol, self.mode, self.threshold, self.claim_check, self.batch_size)
 
     @classmethod
     def field_names(cls) -> list[str]:
         return [f.name for f in fields(cls)]
+
+
+def canonical_keys(cls: type, values: dict[str, Any], source: str) -> dict[str, Any]:
+    """`values` (a config file's keys) with every key that is one of `cls`'s field aliases renamed to the field
+    ("arithmetic_check" -> "claim_check"), saying so once per key on stderr. A key given under both names keeps the
+    current name's value."""
+    names = {alias.lstrip("-").replace("-", "_"): f.name
+             for f in fields(cls) for alias in f.metadata.get("aliases", ())}
+    out = {k: v for k, v in values.items() if k not in names}
+    for old, new in names.items():
+        if old in values:
+            print(f"genprm: {source}: {old!r} is deprecated: use {new!r}", file=sys.stderr, flush=True)
+            out.setdefault(new, values[old])
+    return out

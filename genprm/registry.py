@@ -3,7 +3,8 @@
 A model's protocol comes from, in order: `--protocol`; a `genprm.json` ({"protocol": ...}) beside a local model or
 adapter (the shipped default adapter has one); this registry (by hub id, or a local directory with the same name);
 else the default protocol, with a one-line note. `genprm models` prints the registry. The choice reads no weights.
-A genprm.json may also set the mode, threshold and arithmetic check the model was trained and tuned for; flags win.
+A genprm.json may also set the mode, threshold and claim check the model was trained and tuned for; flags win.
+Its keys are VerifierConfig's fields; an older name ("arithmetic_check") is read as the field it became.
 Everything downstream (the verifier, Ray replicas, the server, search) takes the resolved config as given.
 """
 
@@ -16,12 +17,12 @@ from importlib import resources
 from pathlib import Path
 
 from genprm.backends.base import LIVE_CHAINS
-from genprm.config import VerifierConfig
+from genprm.config import VerifierConfig, canonical_keys
 
 DEFAULT_PROTOCOL = "stepcheck"
 MODEL_CONFIG = "genprm.json"
 # What a VerifierConfig field left None means when neither the flags nor the model's genprm.json say.
-FALLBACKS: dict[str, object] = {"mode": "code", "threshold": 0.5, "arithmetic_check": False}
+FALLBACKS: dict[str, object] = {"mode": "code", "threshold": 0.5, "claim_check": False}
 
 
 @dataclass(frozen=True)
@@ -155,4 +156,6 @@ def _model_config(model: str | None) -> dict[str, object]:
     is_default = model is None or model == DEFAULT_MODEL
     directory = Path(str(resources.files("genprm.models") / DEFAULT_MODEL)) if is_default else Path(model).expanduser()
     config = directory / MODEL_CONFIG
-    return dict(json.loads(config.read_text(encoding="utf-8"))) if config.is_file() else {}
+    if not config.is_file():
+        return {}
+    return canonical_keys(VerifierConfig, dict(json.loads(config.read_text(encoding="utf-8"))), str(config))

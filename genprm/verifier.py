@@ -115,7 +115,7 @@ class Verifier:
                         slot.traces.append(None)
                         try:
                             first_request = next(chain)
-                        except StopIteration as done:  # nothing to ask (an arithmetic check with no calculation)
+                        except StopIteration as done:  # nothing to ask (a claim check with no claim)
                             slot.traces[sample] = done.value
                             continue
                         chains[next_chain] = _LiveChain(chain, index, sample)
@@ -188,7 +188,7 @@ class Verifier:
 
     def _chains(self, solution: Solution) -> list[Chain]:
         """The chains of one solution: each sample as the protocol's module (genprm/protocols/) talks to the model,
-        then, with `arithmetic_check`, the check of its calculations (genprm/protocols/claim_check.py)."""
+        then, with `claim_check`, the check of its claims (genprm/protocols/claim_check.py)."""
         cfg = self.config
 
         def given(seed: int) -> ChainInput:
@@ -196,7 +196,7 @@ class Verifier:
 
         chains = [self.protocol.implementation.chain(given(zlib.crc32(f"{cfg.seed}:{solution.id}:{k}".encode())))
                   for k in range(cfg.samples)]
-        if cfg.arithmetic_check:
+        if cfg.claim_check:
             chains.append(claim_check.chain(given(0)))
         return chains
 
@@ -222,7 +222,7 @@ class Verifier:
         cfg = self.config
         samples: list[list[StepTrace]] = slot.traces[: cfg.samples]  # type: ignore[assignment]
         combined = self.protocol.implementation.combine(samples)  # mean, or a vote (see the flow)
-        checks = slot.traces[cfg.samples] if cfg.arithmetic_check else None
+        checks = slot.traces[cfg.samples] if cfg.claim_check else None
         if checks is not None:
             combined = claim_check.combine(combined, checks)
         verdicts = []

@@ -66,6 +66,32 @@ def test_bad_rows_are_skipped_and_good_rows_verified(tmp_path):
     assert "already in" in again.stderr and len(out.read_text().splitlines()) == 2
 
 
+def test_a_fields_older_flag_still_works_with_a_deprecation_note(tmp_path):
+    # --arithmetic-check became --claim-check (issue 23): the old name is parsed as the new one, hidden from --help.
+    proc = genprm("verify", str(tmp_path / "nope.json"), "--arithmetic-check", "off")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "genprm: --arithmetic-check is deprecated: use --claim-check" in proc.stderr
+    assert "no such file" in proc.stderr
+    bad = genprm("verify", str(tmp_path / "nope.json"), "--arithmetic-check", "maybe")
+    assert bad.returncode == 2 and "maybe" in bad.stderr
+    helped = genprm("verify", "--help", COLUMNS="400")
+    assert "--claim-check" in helped.stdout and "--arithmetic-check" not in helped.stdout
+
+
+def test_a_bool_fields_older_flag_reads_as_the_field(monkeypatch, capsys):
+    # `genprm distill eval --code-evidence` is now --claim-check.
+    from genprm.cli import main
+    from genprm.distill import heldout
+
+    seen = []
+    monkeypatch.setattr(heldout, "eval_stage", lambda config, log=print: seen.append(config))
+    assert main(["distill", "eval", "--code-evidence", "--n", "1"]) == 0
+    assert main(["distill", "eval", "--claim-check", "--n", "1"]) == 0
+    assert main(["distill", "eval", "--n", "1"]) == 0
+    assert [c.claim_check for c in seen] == [True, True, False]
+    assert capsys.readouterr().err.count("--code-evidence is deprecated: use --claim-check") == 1
+
+
 @pytest.mark.parametrize("command", ["verify", "serve", "search"])
 def test_every_config_field_is_a_flag_with_the_same_name_in_every_command(command):
     from dataclasses import fields

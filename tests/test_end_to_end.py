@@ -24,7 +24,7 @@ def test_readme_command_scores_the_example_with_the_default_verifier(tmp_path):
         assert f"│ {step} │ 0." in proc.stdout or f"│ {step} │ 1." in proc.stdout
     [line] = out.read_text().splitlines()
     result = json.loads(line)
-    # The shipped verifier's own settings (its genprm.json): direct verdicts beside the arithmetic check.
+    # The shipped verifier's own settings (its genprm.json): direct verdicts beside the claim check.
     assert (result["protocol"], result["mode"]) == ("verdict", "direct")
     assert len(result["step_scores"]) == 4 and all(0.0 <= s <= 1.0 for s in result["step_scores"])
     runs = [run for step in result["steps"] for run in step["code_runs"]]

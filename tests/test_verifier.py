@@ -112,25 +112,25 @@ def test_verify_many_keeps_input_order_and_batches_across_solutions(sandbox):
     assert [r.id for r in results] == [str(i) for i in range(5)]
 
 
-def test_arithmetic_check_zeroes_a_refuted_step_whatever_the_model_said(sandbox):
+def test_claim_check_zeroes_a_refuted_step_whatever_the_model_said(sandbox):
     # The model says Yes to both steps; the second step's 42 + 1 = 44 is refuted by SymPy in the sandbox.
     backend = ScriptedBackend(logprobs=[(-0.01, -5.0), (-0.01, -5.0)])
-    r = verifier(backend, sandbox, mode="direct", arithmetic_check=True).verify(SOLUTION)
+    r = verifier(backend, sandbox, mode="direct", claim_check=True).verify(SOLUTION)
     assert r.step_scores[0] == pytest.approx(verdict_score(-0.01, -5.0))
     assert r.step_scores[1] == 0.0 and r.first_error == 1
-    assert "Arithmetic check: 42 + 1 is 43, not 44." in r.steps[1].critique
+    assert "Claim check: 42 + 1 is 43, not 44." in r.steps[1].critique
     assert [run.status for run in r.steps[1].code_runs] == ["ok"] and "43 False" in r.steps[1].code_runs[0].stdout
     # The model's transcript is untouched: step 2 is asked after the model's own verdict word for step 1.
     scores = [c for c in backend.calls if isinstance(c, ScoreRequest)]
-    assert "Arithmetic" not in scores[1].prompt and "</user><assistant>Is the step correct (Yes/No)? Yes" in \
+    assert "Claim check" not in scores[1].prompt and "</user><assistant>Is the step correct (Yes/No)? Yes" in \
         scores[1].prompt
 
 
-def test_arithmetic_check_leaves_steps_without_a_calculation_to_the_model(sandbox):
+def test_claim_check_leaves_steps_without_a_claim_to_the_model(sandbox):
     words = Solution(problem="Tom has 3 apples and eats one.", steps=("Tom eats one apple, so two are left.",
                                                                       "The answer is 2."), id="w")
     backend = ScriptedBackend(logprobs=[(-3.0, -0.05), (-0.05, -3.0)])
-    r = verifier(backend, sandbox, mode="direct", arithmetic_check=True).verify(words)
+    r = verifier(backend, sandbox, mode="direct", claim_check=True).verify(words)
     assert r.step_scores == pytest.approx([verdict_score(-3.0, -0.05), verdict_score(-0.05, -3.0)])
     assert r.steps[0].code_runs == () and r.first_error == 0
 
@@ -141,13 +141,36 @@ def test_a_models_genprm_json_sets_its_mode_threshold_and_check_and_flags_win(tm
     from genprm.registry import resolve
 
     (tmp_path / "genprm.json").write_text(json.dumps({"protocol": "verdict", "mode": "direct", "threshold": 0.8,
-                                                      "arithmetic_check": True}))
+                                                      "claim_check": True}))
     config = resolve(str(tmp_path), VerifierConfig())
-    assert (config.protocol, config.mode, config.threshold, config.arithmetic_check) == ("verdict", "direct", 0.8, True)
-    flags = resolve(str(tmp_path), VerifierConfig(mode="code", threshold=0.5, arithmetic_check=False))
-    assert (flags.mode, flags.threshold, flags.arithmetic_check) == ("code", 0.5, False)
+    assert (config.protocol, config.mode, config.threshold, config.claim_check) == ("verdict", "direct", 0.8, True)
+    flags = resolve(str(tmp_path), VerifierConfig(mode="code", threshold=0.5, claim_check=False))
+    assert (flags.mode, flags.threshold, flags.claim_check) == ("code", 0.5, False)
     bare = Verifier(ScriptedBackend(), VerifierConfig(), sandbox=sandbox).config  # no genprm.json: genprm's defaults
-    assert (bare.mode, bare.threshold, bare.arithmetic_check) == ("code", 0.5, False)
+    assert (bare.mode, bare.threshold, bare.claim_check) == ("code", 0.5, False)
+
+
+def test_the_claim_checks_older_genprm_json_key_is_still_read(tmp_path, capsys):
+    import json
+
+    from genprm.registry import resolve
+
+    # A genprm.json written before issue 23 (or copied beside merged weights then) names the check arithmetic_check.
+    (tmp_path / "genprm.json").write_text(json.dumps({"protocol": "verdict", "mode": "direct", "threshold": 0.5,
+                                                      "arithmetic_check": True}))
+    assert resolve(str(tmp_path), VerifierConfig()).claim_check is True
+    assert "'arithmetic_check' is deprecated: use 'claim_check'" in capsys.readouterr().err
+    # Both keys: the current one wins.
+    (tmp_path / "genprm.json").write_text(json.dumps({"arithmetic_check": True, "claim_check": False}))
+    assert resolve(str(tmp_path), VerifierConfig()).claim_check is False
+
+
+def test_the_default_model_runs_the_claim_check_unless_told_not_to():
+    from genprm.registry import resolve
+
+    assert resolve(None, VerifierConfig()).claim_check is True
+    assert resolve(None, VerifierConfig(claim_check=False)).claim_check is False
+    assert resolve("SmolLM2-135M-Instruct", VerifierConfig()).claim_check is False  # the base model: genprm's default
 
 
 @pytest.mark.parametrize(("bad", "needle"), [

@@ -12,7 +12,7 @@ One kind of claim per module, each a `find(step) -> list[Claim]`:
 the finders cannot read is left to the model, never guessed. Three users:
     genprm.distill.teachers   the symbolic teacher writes its critiques around the check
     genprm.protocols.claim_check    a refuted step scores 0, whatever the model said
-    genprm distill eval       `--code-evidence`: the same combination, scored offline
+    genprm distill eval       `--claim-check`: the same combination, scored offline
 """
 
 from genprm.claims.claim import Claim

@@ -25,7 +25,9 @@ _UNIT = rf"(?:\s*/\s*[A-Za-z]{{2,}}|\s+per\s+[A-Za-z]+|\s+{_WORD}){{0,3}}"
 _VALUE_UNIT = rf"(?:\s+per\s+[A-Za-z]+|\s+{_WORD}){{0,3}}"
 _OPERAND = rf"(?:\(\s*)*(?:-(?=\$?\d))?\$?\s?{NUM}(?:\s?%)?{_UNIT}(?:\s*\))*"
 # An operator; "x" only between spaces or digits; "times" only before a number; nothing before a bracket ("2 (3)").
-_OP = r"(?:\s*(?:[-+*/×÷−–·]|(?<=\s)x(?=\s)|(?<=\d)x(?=\s?\d)|\btimes\b(?=\s+\(?\$?\d))\s*|\s*(?=\(\s*\$?\d))"
+# The spaces after it are taken possessively: left to the operand's own optional space, they would split two ways at
+# every operator, and a long chain with no "=" ("30! is 2 * 3 * ... * 30") would backtrack for hours.
+_OP = r"(?:\s*(?:[-+*/×÷−–·]|(?<=\s)x(?=\s)|(?<=\d)x(?=\s?\d)|\btimes\b(?=\s+\(?\$?\d))\s*+|\s*(?=\(\s*\$?\d))"
 _CLAIM = re.compile(rf"(?<![\w.^/\\])(?P<expr>{_OPERAND}(?:{_OP}{_OPERAND})+)\s*=(?!=)\s*"
                     rf"(?P<value>-?\$?\s?-?{NUM}(?:/\d+)?)(?P<pct>\s?%)?(?P<unit>{_VALUE_UNIT})")
 # What may come right before an expression that makes it the tail of a longer one ("half of 68 + 10").

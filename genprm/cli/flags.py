@@ -2,9 +2,10 @@
 
 Each field's help is its `metadata["help"]`; `metadata` may also say `choices` (a fixed set of strings, shown and
 checked by click), `argument` (a positional argument), `flag` (the flag's name when it is not the field's),
-`aliases` (older names, kept working with a one-line deprecation note) and `switch` (a tri-state bool | None read
-as auto|on|off). A command declares which configs it takes; the wrapper builds each one from the parsed flags, so
-a config's own checks (`__post_init__`) are the only checks, and no command copies a flag by hand.
+`aliases` (older names, kept working with a one-line deprecation note; `genprm.config.canonical_keys` reads them
+in config files too) and `switch` (a tri-state bool | None read as auto|on|off). A command declares which configs it
+takes; the wrapper builds each one from the parsed flags, so a config's own checks (`__post_init__`) are the only
+checks, and no command copies a flag by hand.
 
     @command(app, backend=BackendConfig, verifier=VerifierConfig, args=VerifyArgs)
     def verify(backend: BackendConfig, verifier: VerifierConfig, args: VerifyArgs) -> None: ...
@@ -45,6 +46,7 @@ def command(group: typer.Typer, name: str | None = None, panels: dict[str, str] 
     def decorate(function: Callable[..., None]) -> Callable[..., None]:
         params: list[inspect.Parameter] = []
         owners: dict[str, tuple[str, str, dict[str, Any]]] = {}  # parameter -> (config keyword, field, metadata)
+        names: dict[str, str] = {}  # parameter -> its flag, as typed
         for keyword, spec in configs.items():
             cls, prefix = (spec.config, spec.prefix) if isinstance(spec, Prefixed) else (spec, "")
             hints = typing.get_type_hints(cls)
@@ -52,9 +54,10 @@ def command(group: typer.Typer, name: str | None = None, panels: dict[str, str] 
                 pname = f"{prefix}_{f.name}" if prefix else f.name
                 flag = prefix if prefix and f.name == "model" else pname.replace("_", "-")
                 panel = (panels or {}).get(keyword)
-                for param in _parameters(pname, f, hints[f.name], flag, panel):
+                for param, typed in _parameters(pname, f, hints[f.name], flag, panel):
                     params.append(param)
                     owners[param.name] = (keyword, f.name, dict(f.metadata))
+                    names[param.name] = typed
         params.sort(key=lambda p: p.kind)  # positional arguments first, as Python requires
 
         @functools.wraps(function)
@@ -62,10 +65,10 @@ def command(group: typer.Typer, name: str | None = None, panels: dict[str, str] 
             built: dict[str, dict[str, Any]] = {k: {} for k in configs}
             for pname, value in values.items():
                 keyword, fname, meta = owners[pname]
-                if pname.endswith("__alias"):
+                if "__alias" in pname:
                     if value is None:
                         continue
-                    _say(f"{meta['aliases'][0]} is deprecated: use --{fname.replace('_', '-')}")
+                    _say(f"{names[pname]} is deprecated: use {names[pname.partition('__alias')[0]]}")
                 built[keyword][fname] = _value(value, meta)
             for keyword, spec in configs.items():
                 built[keyword] = (spec.config if isinstance(spec, Prefixed) else spec)(**built[keyword])
@@ -79,7 +82,9 @@ def command(group: typer.Typer, name: str | None = None, panels: dict[str, str] 
     return decorate
 
 
-def _parameters(pname: str, f: dataclasses.Field, hint: Any, flag: str, panel: str | None) -> list[inspect.Parameter]:
+def _parameters(pname: str, f: dataclasses.Field, hint: Any, flag: str,
+                panel: str | None) -> list[tuple[inspect.Parameter, str]]:
+    """The field's parameter and one hidden parameter per alias, each with its flag's name."""
     meta, help_text = f.metadata, f.metadata.get("help", "")
     default = f.default if f.default is not dataclasses.MISSING else (
         f.default_factory() if f.default_factory is not dataclasses.MISSING else inspect.Parameter.empty)
@@ -87,8 +92,8 @@ def _parameters(pname: str, f: dataclasses.Field, hint: Any, flag: str, panel: s
     if meta.get("argument"):
         annotation = Annotated[kind if not optional else kind | None,  # type: ignore[operator]
                                typer.Argument(help=help_text, show_default=False)]
-        return [inspect.Parameter(pname, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation,
-                                  default=default)]
+        return [(inspect.Parameter(pname, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation,
+                                   default=default), pname)]
     decls = [f"--{meta.get('flag', flag)}", *meta.get("short", ())]
     options: dict[str, Any] = {"help": help_text, "rich_help_panel": panel}
     if meta.get("switch"):
@@ -106,12 +111,12 @@ def _parameters(pname: str, f: dataclasses.Field, hint: Any, flag: str, panel: s
         options["show_default"] = False
     if kind is bool:
         options["metavar"] = ""  # a flag takes no value: show none
-    params = [inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                annotation=Annotated[kind, typer.Option(*decls, **options)])]
-    for alias in meta.get("aliases", ()):  # hidden, so --help shows one name per idea
-        params.append(inspect.Parameter(f"{pname}__alias", inspect.Parameter.KEYWORD_ONLY, default=None,
-                                        annotation=Annotated[kind | None,  # type: ignore[operator]
-                                                             typer.Option(alias, hidden=True)]))
+    params = [(inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                 annotation=Annotated[kind, typer.Option(*decls, **options)]), decls[0].split("/")[0])]
+    for i, alias in enumerate(meta.get("aliases", ())):  # hidden, so --help shows one name per idea
+        params.append((inspect.Parameter(f"{pname}__alias{i}", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                         annotation=Annotated[kind | None,  # type: ignore[operator]
+                                                              typer.Option(alias, hidden=True)]), alias))
     return params
 
 

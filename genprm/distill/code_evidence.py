@@ -1,6 +1,6 @@
-"""Learned verdicts combined with the code's evidence offline: `--arithmetic-check` applied to results already scored.
+"""Learned verdicts combined with the code's evidence offline: `--claim-check` applied to results already scored.
 
-The check is the flow's own (`genprm.protocols.claim_check`): its chain plans and judges each step's calculations,
+The check is the flow's own (`genprm.protocols.claim_check`): its chain plans and judges each step's claims,
 and its `combine` sets a refuted step to 0. Here the chains are driven without a model: every chain's pending code
 block runs in one sandbox batch per round, so a whole evaluation set costs a few batches.
 """
@@ -18,8 +18,8 @@ from genprm.types import CodeRun, Solution, VerificationResult
 
 
 def with_code_evidence(results: Sequence[VerificationResult], sandbox: Any) -> list[VerificationResult]:
-    """The learned verdicts combined with the code's evidence, as `--arithmetic-check` combines them at verification
-    time: a step whose arithmetic the SymPy check refutes (run in `sandbox`) scores 0; every other step keeps the
+    """The learned verdicts combined with the code's evidence, as `--claim-check` combines them at verification
+    time: a step with a claim the SymPy check refutes (run in `sandbox`) scores 0; every other step keeps the
     model's score. The reward is re-aggregated with min."""
     checks = run_checks([claim_check.chain(_check_input(r.solution)) for r in results], sandbox)
     out = []

@@ -9,8 +9,10 @@ Evaluation sets (each built deterministically, so the base model's results from 
                     step are skipped and counted
     mrben-heldout   Mr-Ben's held-out test split by question (`genprm.distill.real.mrben_split`, fixed seed; the
                     `real` stage trains on the train split only)
-Models: the base model, the shipped default verifier and the new model, in one run. With `calibrate`, each model's
-threshold is also tuned for F1 on Mr-Ben's dev split (never on an evaluation set) and every set is scored at it too.
+Models: the base model, the shipped default verifier and the new model, in one run, plus any models `compare` names
+(TAG=PATH: e.g. a discriminative PRM beside the generative verifier, each scored by its own genprm.json protocol).
+With `calibrate`, each model's threshold is also tuned for F1 on Mr-Ben's dev split (never on an evaluation set) and
+every set is scored at it too.
 Metrics: ProcessBench protocol (earliest-error exact match: acc_err, acc_ok, F1) where first-error labels exist,
 AUROC of step scores against gold step labels, and AUROC of the min-aggregated reward against the outcome.
 Scored results are appended to `out_dir/<model tag>/<set>.jsonl`; a re-run verifies only what is missing.
@@ -122,21 +124,21 @@ def verify_set(verifier: Callable[[], Any], solutions: Sequence[Solution], out: 
 
 def evaluate_models(models: dict[str, str | None], sets: dict[str, list[Solution]], out_dir: str | Path,
                     config: VerifierConfig, log: Callable[[str], None] = print,
-                    dev: list[Solution] | None = None, code_evidence: bool = False, dtype: str = "auto",
+                    dev: list[Solution] | None = None, claim_check: bool = False, dtype: str = "auto",
                     threads: int = 0) -> dict[str, Any]:
     """{model tag: {set: metrics}}; also written to out_dir/metrics.json and out_dir/metrics.md. With a `dev` set,
     each model's threshold is tuned on it and every set is also scored at that threshold (keys `*_cal`). With
-    `code_evidence`, each model is also scored combined with the code's evidence (tag `<model>+code`). `dtype` and
+    `claim_check`, each model is also scored combined with the claim check (tag `<model>+code`). `dtype` and
     `threads` are the transformers backend's (auto: bf16 only where native; every usable core)."""
     out_dir = Path(out_dir)
     # Unset fields get genprm's defaults, not each model's genprm.json: every model's learned verdict is scored
-    # alone, at threshold 0.5 (and at its dev-tuned one), with no arithmetic check; `code_evidence` adds the check as
+    # alone, at threshold 0.5 (and at its dev-tuned one), with no claim check; `claim_check` adds the check as
     # a variant. The protocol stays each model's own unless `config.protocol` names one.
     config = with_fallbacks(config)
     table: dict[str, Any] = {}
     with contextlib.ExitStack() as outer:
         sandbox = None
-        if code_evidence:
+        if claim_check:
             from sandbox import Sandbox
 
             sandbox = outer.enter_context(Sandbox(workers=2, timeout=5.0))
@@ -186,6 +188,17 @@ def _evaluate_model(tag: str, model: str | None, sets: dict[str, list[Solution]]
                     table[variant][name].update(
                         {f"{k}_cal": at_tuned.get(k) for k in ("f1", "acc_err", "acc_ok")},
                         threshold_cal=round(tuned[variant], 4))
+
+
+def compared_models(specs: Sequence[str]) -> dict[str, str]:
+    """{tag: model} from TAG=PATH items (a bare PATH is tagged by its directory's name)."""
+    out: dict[str, str] = {}
+    for spec in specs:
+        tag, _, path = spec.partition("=") if "=" in spec else (Path(spec).name, "", spec)
+        if not tag or not path or "+" in tag:  # "+code" marks the with-check variant of a tag
+            raise ConfigError("compare", "TAG=PATH (a tag without '+')", spec)
+        out[tag] = path
+    return out
 
 
 def markdown(table: dict[str, Any]) -> str:
@@ -246,12 +259,13 @@ def eval_stage(config: DistillEvalConfig, log: Callable[[str], None] = print) ->
         models["shipped"] = DEFAULT_MODEL
     if config.model:
         models["distilled"] = config.model
+    models.update(compared_models(config.compare))
     verifier = VerifierConfig(mode=config.mode, max_tokens=config.max_tokens, batch_size=config.batch_size,
                               **({"protocol": config.protocol} if config.protocol else {}))
     log(f"sets: {', '.join(f'{k} ({len(v)})' for k, v in sets.items())}; heldout rows {config.heldout_rows}, seed 0; "
         f"models: {', '.join(f'{k}={v}' for k, v in models.items())}; mode {config.mode}, protocol "
         f"{verifier.protocol}")
-    table = evaluate_models(models, sets, config.out_dir, verifier, log, dev=dev, code_evidence=config.code_evidence,
+    table = evaluate_models(models, sets, config.out_dir, verifier, log, dev=dev, claim_check=config.claim_check,
                             dtype=config.dtype, threads=config.threads)
     log(markdown(table))
     return table

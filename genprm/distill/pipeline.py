@@ -3,8 +3,8 @@
 The file has one table per stage, run in this order when present: [corrupt], [mc], [synth], [real], [filter],
 [train], [eval]. Each stage's input defaults to the previous stage's output, so a config names only what differs
 from the defaults (see configs/distill-gsm8k.toml). Keys are the stage's options (the CLI flags, underscores for
-dashes); a key that is not an option is an error, not a silent no-op. Stages skip work already done, so a re-run
-after an interruption continues.
+dashes; an option's older name, e.g. code_evidence, is read as its current one); a key that is not an option is an
+error, not a silent no-op. Stages skip work already done, so a re-run after an interruption continues.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from genprm.config import canonical_keys
 from genprm.distill import stages
 from genprm.errors import ConfigError, InputError
 
@@ -32,7 +33,9 @@ def _train_stage(data: str, log: Callable[[str], None] = print, **options: Any) 
     from genprm.distill.train import train
     from genprm.distill.train_config import TrainConfig
 
-    return train(TrainConfig(data=data, **options), log=log, progress=options.get("progress", True))
+    # `progress` (the bar, else one JSON line per step) is train()'s argument, not a TrainConfig field.
+    progress = options.pop("progress", True)
+    return train(TrainConfig(data=data, **options), log=log, progress=progress)
 
 
 def _eval_stage(log: Callable[[str], None] = print, **options: Any) -> dict[str, Any]:
@@ -58,8 +61,11 @@ def load_config(path: str | Path) -> dict[str, dict[str, Any]]:
 
 def plan(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The stages to run with their full arguments, each input defaulting to the previous output."""
+    from genprm.distill.real import RealConfig
+    from genprm.distill.stage_configs import DistillEvalConfig
     from genprm.distill.train_config import TrainConfig
 
+    configs: dict[str, type] = {"train": TrainConfig, "real": RealConfig, "eval": DistillEvalConfig}
     work = Path(config.get("work_dir", "runs/distill"))
     defaults = {"corrupt": {"out": work / "labelled.jsonl"}, "mc": {"out": work / "mc.jsonl"},
                 "synth": {"out": work / "synth.jsonl"}, "real": {"out": work / "real.jsonl"},
@@ -71,19 +77,19 @@ def plan(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         if name not in config:
             continue
         args = {**defaults[name], **config[name]}
+        if name in configs:  # a config dataclass: its fields' older names are read as the fields
+            args = canonical_keys(configs[name], args, f"[{name}]")
         if name == "train":
             allowed = set(TrainConfig.field_names()) | {"progress"}
+            if not isinstance(args.get("progress", True), bool):  # checked before any stage runs
+                raise ConfigError("[train] progress", "true or false", args["progress"])
             if previous is not None:
                 args.setdefault("data", previous)
             previous = args["output_dir"]
         elif name == "real":  # reads its own sources; its records go to filter like synth's
-            from genprm.distill.real import RealConfig
-
             allowed = set(RealConfig.field_names())
             previous = args["out"]
         elif name == "eval":  # the last stage: evaluates what train wrote
-            from genprm.distill.stage_configs import DistillEvalConfig
-
             allowed = set(DistillEvalConfig.field_names())
             args.setdefault("model", previous)
         else:

@@ -120,12 +120,19 @@ class DistillEvalConfig:
                                                              "split."})
     protocol: str = field(default="", metadata={"help": "Protocol (default: each verifier's own).",
                                                 "aliases": ("--prompt",)})
-    code_evidence: bool = field(default=False, metadata={"help": "Also score each model combined with the symbolic "
-                                                                 "SymPy check (a refuted calculation scores 0)."})
+    claim_check: bool = field(default=False, metadata={"help": "Also score each model combined with the claim check "
+                                                               "(`genprm verify --claim-check on`: a step with a "
+                                                               "claim SymPy refutes scores 0).",
+                                                       "aliases": ("--code-evidence",)})
+    compare: tuple[str, ...] = field(default=(), metadata={"help": "Also evaluate this model, as TAG=PATH (repeat the "
+                                                                    "flag): e.g. a discriminative PRM beside the "
+                                                                    "generative one; each runs its own protocol."})
 
     def __post_init__(self) -> None:
-        # A `genprm distill run` TOML file gives the PRMBench files as a list; the config stays hashable and frozen.
+        # A `genprm distill run` TOML file gives the PRMBench files and the compared models as lists; the config
+        # stays hashable and frozen.
         object.__setattr__(self, "prmbench", tuple(self.prmbench))
+        object.__setattr__(self, "compare", tuple(self.compare))
 
     @classmethod
     def field_names(cls) -> list[str]:

@@ -118,8 +118,8 @@ def synth_file(path: str | Path, out: str | Path, teacher: str = "symbolic", pro
         else:
             from genprm.verifier import Verifier
 
-            # The teacher's transcript is what the student learns: no arithmetic check beside it.
-            config = VerifierConfig(protocol=protocol, mode="code", arithmetic_check=False, max_tokens=max_tokens,
+            # The teacher's transcript is what the student learns: no claim check beside it.
+            config = VerifierConfig(protocol=protocol, mode="code", claim_check=False, max_tokens=max_tokens,
                                     batch_size=batch_size, code_timeout=code_timeout)
             model = _model_backend(backend, None if teacher == "default" else teacher, batch_size, base_url)
             chosen = BackendTeacher(Verifier(model, config, sandbox=sandbox))

@@ -13,6 +13,10 @@ AMX: ~3.5x faster than fp32) and in plain fp32 elsewhere (an AVX2-only CPU emula
 4) a checkpoint every `save_every` steps (weights or adapter + optimizer + scheduler + data order); a re-run resumes
    from the newest one
 5) the result in output_dir loads with `genprm verify --model DIR` (an adapter is applied to its base)
+
+A discriminative protocol with a head (`--protocol token-classification`) trains the other objective on the same
+loop: a two-class head read at each step's separator, one pass over the solution per example, loss on the step
+labels (`genprm.distill.head`: TRL PRMTrainer's format).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 import torch
 
 from genprm.backends.device import autocast_bf16, use_threads
+from genprm.distill import head
 from genprm.distill.dialogue import render_with_spans, tokenize_with_labels
 from genprm.distill.teachers import Critique
 from genprm.distill.train_config import TrainConfig
@@ -72,8 +77,11 @@ def build_examples(cfg: TrainConfig, tokenizer: Any) -> tuple[Any, Any, dict[str
     def encode(record: dict[str, Any]) -> dict[str, Any]:
         protocol = _protocol(protocol_name)  # loaded once per `map` worker, not once per example
         critiques = [Critique.from_dict(c) for c in record["critiques"]]
-        text, spans = render_with_spans(tokenizer, protocol, record["problem"], record["steps"], critiques)
-        out = tokenize_with_labels(tokenizer, text, spans)
+        if head.is_head(protocol):
+            out = head.encode(tokenizer, protocol, record["problem"], record["steps"], critiques)
+        else:
+            text, spans = render_with_spans(tokenizer, protocol, record["problem"], record["steps"], critiques)
+            out = tokenize_with_labels(tokenizer, text, spans)
         out["length"] = len(out["input_ids"])
         out["trained_tokens"] = sum(t != -100 for t in out["labels"])
         return out
@@ -89,7 +97,7 @@ def build_examples(cfg: TrainConfig, tokenizer: Any) -> tuple[Any, Any, dict[str
 
 def load_model(cfg: TrainConfig) -> tuple[Any, Any, str]:
     """The model in fp32 (autocast supplies bf16 speed where it is native), wrapped in LoRA if asked; its tokenizer
-    and path."""
+    and path. A head protocol gets the base body with a new two-class head (`genprm.distill.head`)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from genprm.backends.weights import BASE_MODEL, resolve_model
@@ -98,6 +106,9 @@ def load_model(cfg: TrainConfig) -> tuple[Any, Any, str]:
     # must start from the same weights wherever it runs.
     path = resolve_model(cfg.model or BASE_MODEL)
     tokenizer = AutoTokenizer.from_pretrained(path)
+    if head.is_head(_protocol(cfg.protocol)):
+        model = head.load_model(path, cfg.lora, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.seed)
+        return model, tokenizer, path
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     if cfg.lora:
         try:
@@ -124,6 +135,14 @@ def collate(rows: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
+LossSum = Callable[[Any, dict[str, torch.Tensor], bool], tuple[torch.Tensor, int]]
+
+
+def loss_function(cfg: TrainConfig) -> LossSum:
+    """The objective's loss: next-token on what the verifier writes, or the head's two classes at each step."""
+    return head.loss_sum if head.is_head(_protocol(cfg.protocol)) else _loss_sum
+
+
 def _loss_sum(model: Any, batch: dict[str, torch.Tensor], bf16: bool) -> tuple[torch.Tensor, int]:
     """Summed token loss over trained tokens (so accumulation weights every token equally) and their count;
     the forward pass under bf16 autocast when `bf16`."""
@@ -139,10 +158,11 @@ def _loss_sum(model: Any, batch: dict[str, torch.Tensor], bf16: bool) -> tuple[t
 @torch.no_grad()
 def evaluate_loss(model: Any, data: Any, cfg: TrainConfig, pad_id: int, bf16: bool) -> float:
     model.eval()
+    loss_sum = loss_function(cfg)
     total, count = 0.0, 0
     for start in range(0, len(data), cfg.batch_size):
         rows = [data[i] for i in range(start, min(start + cfg.batch_size, len(data)))]
-        loss, n = _loss_sum(model, collate(rows, pad_id), bf16)
+        loss, n = loss_sum(model, collate(rows, pad_id), bf16)
         total, count = total + float(loss), count + n
     model.train()
     return total / max(count, 1)
@@ -158,12 +178,16 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
     if (out / "train_summary.json").exists():
         log(f"{out} already holds a trained model (train_summary.json); nothing to do")
         return json.loads((out / "train_summary.json").read_text())
+    protocol = _protocol(cfg.protocol)
+    head.check_protocol(protocol)  # before any weights load
+    objective = "token-classification" if head.is_head(protocol) else "generative"
+    loss_sum = loss_function(cfg)
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     compute = autocast_bf16(cfg.autocast, "cpu")
     bf16 = compute.dtype == "bfloat16"
     log(f"compute: fp32 weights{' under bf16 autocast' if bf16 else ', fp32 matmuls'} ({compute.reason}); "
-        f"{threads.threads} torch threads ({threads.reason})")
+        f"{threads.threads} torch threads ({threads.reason}); objective: {objective} ({protocol.name})")
     model, tokenizer, base_path = load_model(cfg)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     t0 = time.perf_counter()
@@ -211,11 +235,13 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
         pos = step * micro * cfg.grad_accum
         batches = [[train_data[order[(pos + a * micro + i) % len(order)]] for i in range(micro)]
                    for a in range(cfg.grad_accum)]
-        n_trained = sum(sum(t != -100 for t in r["labels"][1:]) for b in batches for r in b)
+        # What the loss sums over: a causal LM's labels shift by one (position t predicts token t+1), a head's do not.
+        shift = 0 if objective == "token-classification" else 1
+        n_trained = sum(sum(t != -100 for t in r["labels"][shift:]) for b in batches for r in b)
         loss_total = 0.0
         for rows in batches:
             batch = collate(rows, pad_id)
-            loss, _ = _loss_sum(model, batch, bf16)
+            loss, _ = loss_sum(model, batch, bf16)
             (loss / max(n_trained, 1)).backward()
             loss_total += float(loss.detach())
             tokens_seen += int(batch["attention_mask"].sum())
@@ -245,7 +271,10 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
             log(f"time limit reached at step {state['step']} of {total_steps}; saving")
             break
     bar.close()
-    _save_final(out, model, tokenizer, cfg)
+    if objective == "token-classification":
+        head.save(out, model, tokenizer, protocol)
+    else:
+        _save_final(out, model, tokenizer, cfg)
     for old in out.glob("checkpoint-*"):  # the final weights supersede the resume point
         shutil.rmtree(old, ignore_errors=True)
     summary = {"steps": state["step"], "examples": counts, "train_examples": len(train_data),
@@ -255,6 +284,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
                "eval_loss": next((h["eval_loss"] for h in reversed(state["history"]) if "eval_loss" in h), None),
                "seconds_this_run": round(time.perf_counter() - started, 1), "tokens_this_run": tokens_seen,
                "dtype": compute.dtype, "dtype_reason": compute.reason, "threads": threads.threads,
+               "objective": objective,
                "config": {k: getattr(cfg, k) for k in cfg.field_names()}}
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
     return summary
@@ -265,7 +295,9 @@ def _checkpoint(out: Path, model: Any, optimizer: Any, scheduler: Any, state: di
     tmp = out / f".checkpoint-{state['step']}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    weights = {k: v for k, v in model.state_dict().items() if "lora_" in k} if lora else model.state_dict()
+    # With LoRA, only what trains: the adapters, and a new head trained in full (PEFT's modules_to_save).
+    trained = {name for name, p in model.named_parameters() if p.requires_grad}
+    weights = {k: v for k, v in model.state_dict().items() if k in trained} if lora else model.state_dict()
     torch.save({"weights": weights, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
                tmp / "state.pt")
     (tmp / "trainer_state.json").write_text(json.dumps(state))

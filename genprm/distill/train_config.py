@@ -21,7 +21,8 @@ class TrainConfig:
                                                                             "checkpoints and the logs go."})
     model: str | None = field(default=None, metadata={"help": "Model to fine-tune (default: SmolLM2-135M-Instruct)."})
     protocol: str = field(default=DEFAULT_PROTOCOL, metadata={
-        "help": "Protocol the training dialogues are rendered with (use the one you will verify with).",
+        "help": "Protocol the training text is rendered with (use the one you will verify with). A head format "
+                "(token-classification) trains the discriminative objective: a two-class head at each step.",
         "aliases": ("--prompt",)})
     lora: bool = field(default=True, metadata={"help": "Train a LoRA adapter (else a full fine-tune)."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})

@@ -65,7 +65,7 @@ class SynthJob:
         if self.backend == "openai":
             options["base_url"] = self.base_url
         model = load_backend(self.backend, None if self.teacher == "default" else self.teacher, **options)
-        config = VerifierConfig(protocol=self.protocol, mode="code", arithmetic_check=False, max_tokens=self.max_tokens,
+        config = VerifierConfig(protocol=self.protocol, mode="code", claim_check=False, max_tokens=self.max_tokens,
                                 batch_size=self.batch_size, code_timeout=self.code_timeout)
         return BackendTeacher(Verifier(model, config, sandbox=sandbox)), sandbox, model
 

@@ -13,7 +13,7 @@ protocol's name.
     processbench_critic  the ProcessBench critic (Zheng et al. 2024): the index of the earliest wrong paragraph
     discriminative       discriminative PRMs (`qwen-prm`, `math-shepherd`, `rlhflow`, `token-classification`): no
                          generation, one forward pass per solution, a head or +/- logits read at each step
-    claim_check          not a protocol: the sandboxed check of a step's stated calculations, run beside any of them
+    claim_check          not a protocol: the sandboxed check of a step's claims (`--claim-check`), beside any of them
 """
 
 from genprm.protocols.template import Message, VerificationProtocol, builtin_protocols, load, parse_messages

@@ -1,9 +1,9 @@
-"""`--arithmetic-check`: the code's evidence beside the model's verdict, for any protocol and mode.
+"""`--claim-check`: the code's evidence beside the model's verdict, for any protocol and mode.
 
 One extra chain per solution recomputes every claim each step states with SymPy in the sandbox
 (`genprm.claims`); the driver runs it beside the model's chains, batched with them. Combined after the model's
-samples: a step whose arithmetic is refuted scores 0, whatever the model said; every other step keeps the model's
-score. The model's own transcript is untouched, so this is the combination `genprm distill eval --code-evidence`
+samples: a step with a refuted claim scores 0, whatever the model said; every other step keeps the model's
+score. The model's own transcript is untouched, so this is the combination `genprm distill eval --claim-check`
 scores offline.
 """
 
@@ -28,8 +28,8 @@ def chain(x: ChainInput) -> Chain:
         run: CodeRun = yield RunCode(plan.code)
         judged = judge(plan, run.stdout, run.status)
         counts = f"claims checked {judged.checked}, refuted {judged.refuted}"
-        note = f"Arithmetic check: {judged.reason}. ({counts})" if not judged.ok else \
-            f"Arithmetic check: {counts}." if judged.checked else ""
+        note = f"Claim check: {judged.reason}. ({counts})" if not judged.ok else \
+            f"Claim check: {counts}." if judged.checked else ""
         traces.append(StepTrace(critique=note, score=float(judged.ok), code_runs=[run]))
     return traces
 

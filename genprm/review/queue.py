@@ -57,7 +57,7 @@ def item(result: VerificationResult, path: str | Path) -> dict[str, Any]:
         model_score = s.sample_scores[0] if len(s.sample_scores) == 1 else None
         steps.append({"index": s.index, "text": s.text, "score": s.score, "verdict": s.verdict,
                       "critique": s.critique, "forced": s.forced,
-                      # the arithmetic check sets a refuted step to 0 whatever the model said: show both
+                      # the claim check sets a refuted step to 0 whatever the model said: show both
                       "model_score": model_score if model_score is not None and model_score != s.score else None,
                       "code_runs": [{"code": r.code, "status": r.status, "stdout": r.stdout, "stderr": r.stderr}
                                     for r in s.code_runs]})

@@ -98,3 +98,14 @@ def test_a_claim_sympy_cannot_evaluate_is_left_to_the_model(check, sandbox) -> N
     assert judge(plan, "18 True", "ok").failed
     r = sandbox.run(plan.code)
     assert judge(plan, r.stdout, r.status).ok
+
+
+def test_a_long_chain_with_no_claim_is_read_at_once() -> None:
+    # PRM800K step rated +1: "30! is 2 * 3 * ... * 30" states no "=", and once took hours of regex backtracking.
+    import time
+
+    step = "30! is " + " * ".join(str(i) for i in range(2, 31))
+    started = time.perf_counter()
+    assert find_claims(step) == []
+    assert time.perf_counter() - started < 1.0
+    assert [c.expr for c in find_claims("So 2 * 3 * 4 = 24, and $ 3 + $ 4 = $7.")] == ["2*3*4", "3+4"]

@@ -92,19 +92,23 @@ def test_eval_stage_takes_one_config_from_the_cli_and_from_a_config_file(tmp_pat
     assert call["models"] == {"base": "SmolLM2-135M-Instruct", "distilled": "my-model"}
     assert call["sets"] == {"gsm8k-real": 120, "prmbench": 2} and call["out_dir"] == str(tmp_path / "api")
     assert call["config"] == VerifierConfig(protocol="verdict", mode="direct", max_tokens=160, batch_size=3)
-    assert (call["threads"], call["dtype"], call["code_evidence"], call["dev"]) == (1, "auto", False, None)
+    assert (call["threads"], call["dtype"], call["claim_check"], call["dev"]) == (1, "auto", False, None)
 
     assert main(["distill", "eval", "--no-base", "--shipped", "--gsm8k-train", "", "--model-solutions", "",
-                 "--prmbench", str(bench), "--n", "2", "--out-dir", str(tmp_path / "cli")]) == 0
+                 "--prmbench", str(bench), "--n", "2", "--out-dir", str(tmp_path / "cli"),
+                 "--compare", "discriminative=runs/x/model", "--compare", "runs/y/model"]) == 0
     call = calls.pop()
-    assert list(call["models"]) == ["shipped"] and call["sets"] == {"gsm8k-real": 120, "prmbench": 1}
+    assert list(call["models"]) == ["shipped", "discriminative", "model"]  # --compare: more models, by tag
+    assert call["models"]["discriminative"] == "runs/x/model" and call["sets"] == {"gsm8k-real": 120, "prmbench": 1}
     assert call["config"].mode == "code" and call["config"].protocol is None  # each model's own protocol
 
     cfg = tmp_path / "cfg.toml"
     cfg.write_text(f'work_dir = "{tmp_path / "run"}"\n[eval]\ngsm8k_train = ""\nmodel_solutions = ""\n'
-                   f'prmbench = ["{bench}"]\nn = 6\n')
+                   f'prmbench = ["{bench}"]\nn = 6\ncompare = ["discriminative=runs/x/model"]\n')
     run_pipeline(cfg, log=lambda _: None)
-    assert calls.pop()["sets"] == {"gsm8k-real": 120, "prmbench": 3}
+    call = calls.pop()
+    assert call["sets"] == {"gsm8k-real": 120, "prmbench": 3}
+    assert call["models"] == {"base": "SmolLM2-135M-Instruct", "discriminative": "runs/x/model"}
     cfg.write_text(f'[eval]\nprmbench_files = ["{bench}"]\n')  # the flag's name is the key's: no second name
     with pytest.raises(ConfigError, match="prmbench_files"):
         run_pipeline(cfg, log=lambda _: None)

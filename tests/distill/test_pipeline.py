@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from genprm.cli import main
-from genprm.distill.pipeline import plan
+from genprm.distill.pipeline import plan, run_pipeline
 from genprm.errors import ConfigError
 from genprm.jsonl import read_rows
 
@@ -56,6 +56,12 @@ def test_plan_chains_each_stage_to_the_previous_output(tmp_path: Path) -> None:
         plan({"synth": {"teacher": "symbolic", "bogus": 1}})
 
 
+def test_plan_reads_an_options_older_name_as_its_current_one(capsys) -> None:
+    steps = dict(plan({"eval": {"n": 4, "code_evidence": True}}))
+    assert steps["eval"]["claim_check"] is True and "code_evidence" not in steps["eval"]
+    assert "[eval]: 'code_evidence' is deprecated: use 'claim_check'" in capsys.readouterr().err
+
+
 def test_example_config_is_valid() -> None:
     from genprm.distill.pipeline import load_config
 
@@ -63,6 +69,27 @@ def test_example_config_is_valid() -> None:
     names = [name for name, _ in plan(config)]
     assert names == ["corrupt", "synth", "filter", "train", "eval"]
     assert json.dumps(config)  # plain data
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "configs").glob("distill-*.toml")),
+                         ids=lambda p: p.name)
+def test_every_shipped_config_plans(path: Path) -> None:
+    from genprm.distill.pipeline import load_config
+
+    assert plan(load_config(path))  # every key is an option of its stage (a renamed option fails here)
+
+
+def test_progress_in_the_train_table_goes_to_train_not_to_its_config(tmp_path: Path, monkeypatch) -> None:
+    calls: list[tuple] = []
+    monkeypatch.setattr("genprm.distill.train.train", lambda cfg, log, progress: calls.append((cfg, progress)) or {})
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(f'work_dir = "{tmp_path}"\n[train]\ndata = "kept.jsonl"\nmax_steps = 2\nprogress = false\n')
+    run_pipeline(cfg, log=lambda _: None)
+    [(config, progress)] = calls
+    assert progress is False and config.max_steps == 2 and config.data == "kept.jsonl"
+    cfg.write_text(f'work_dir = "{tmp_path}"\n[train]\ndata = "kept.jsonl"\nprogress = "no"\n')
+    with pytest.raises(ConfigError, match=r"\[train\] progress must be true or false, got 'no'"):
+        run_pipeline(cfg, log=lambda _: None)
 
 
 @pytest.mark.skipif(not GSM8K.exists(), reason="needs ../shared/data/gsm8k/train.jsonl")

@@ -76,7 +76,7 @@ def test_backend_teacher_writes_through_the_real_verification_loop(hf_backend, p
     from genprm.distill.teachers import BackendTeacher
     from genprm.verifier import Verifier
 
-    config = VerifierConfig(protocol="stepcheck", mode="code", max_tokens=24, batch_size=2, arithmetic_check=False)
+    config = VerifierConfig(protocol="stepcheck", mode="code", max_tokens=24, batch_size=2, claim_check=False)
     verifier = Verifier(hf_backend, config, sandbox=sandbox)
     [critiques] = BackendTeacher(verifier).critique_many([RIGHT])
     assert len(critiques) == len(RIGHT.steps)

@@ -1,6 +1,7 @@
 """`genprm review` processes the review tests start on 127.0.0.1 (a free port) and stop; the scored files they
 review: real `genprm verify --out` output, kept in tests/review/data (made with the default verifier and
-`--arithmetic-check auto`, from examples/solution.json and the first rows of bench/data/gsm8k_real_labelled.jsonl)."""
+`--arithmetic-check auto`, now `--claim-check auto`, from examples/solution.json and the first rows of
+bench/data/gsm8k_real_labelled.jsonl; their critiques still say "Arithmetic check:", as the check wrote then)."""
 
 from __future__ import annotations
 

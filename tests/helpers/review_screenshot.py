@@ -1,5 +1,5 @@
 """The README's picture of `genprm review`: the test data's scored files in one queue, a few steps labelled with the
-keyboard, the bakery example (the arithmetic check's evidence) on screen; saved by headless chromium.
+keyboard, the bakery example (the claim check's evidence) on screen; saved by headless chromium.
 
     PYTHONPATH=$PWD python tests/helpers/review_screenshot.py docs/review.png
 """

@@ -35,7 +35,7 @@ def models(tmp_path_factory):
 
 def _verifier(path, protocol, **config):
     backend = load_backend("hf", str(path), dtype="float32", trust_remote_code=protocol == "qwen-prm", max_batch=4)
-    return Verifier(backend, VerifierConfig(protocol=protocol, mode="direct", threshold=0.5, arithmetic_check=False,
+    return Verifier(backend, VerifierConfig(protocol=protocol, mode="direct", threshold=0.5, claim_check=False,
                                             **config))
 
 

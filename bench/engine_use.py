@@ -8,9 +8,9 @@ For each protocol (with its mode) and each number of solutions n, on one vLLM ba
     (continuous batching, genprm's default on vLLM);
   - `rounds` (with --rounds): the same with the backend hidden behind a round-based wrapper, so every round waits
     for its slowest chain (genprm before continuous batching);
-  - `raw`: the engine alone at the same concurrency and lengths: n of the run's own generation prompts (their
-    prefixes already cached by the run, so prefill is cheap: a hard baseline), each generating the run's mean
-    generation length with the end-of-turn token ignored.
+  - `raw`: measured right after each run, the engine alone at the same concurrency and lengths: n of the run's
+    own generation prompts (their prefixes already cached by the run, so prefill is cheap: a hard baseline), each
+    generating the run's mean generation length with the end-of-turn token ignored.
 It prints generated tokens/s of each, the fraction of raw that the verify run keeps (goal: >= 0.7 for GenPRM's
 protocol in code mode at 16 and 64), steps/s, and the share of wall time spent in sandbox code runs (summed over
 chains: runs overlap with generation, so this is sandbox work, not time the engine waited), and how many
@@ -115,8 +115,8 @@ def main() -> None:
     print(f"# {cpu} ({isa}), {len(os.sched_getaffinity(0))} cores, load {os.getloadavg()[0]:.1f}; "
           f"vllm {backend.dtype}, max_tokens {args.max_tokens}")
     print("| protocol | n | driver | gen tok/s | raw tok/s | fraction of raw | steps/s | sandbox share | "
-          "generations in flight (mean) | wall s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "generations in flight (mean) | tokens per generation | wall s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     try:
         verify(backend, all_solutions[:2], VerifierConfig(protocol="stepcheck", mode="critique", max_tokens=8,
                                                             batch_size=2), True)  # warm-up
@@ -124,16 +124,19 @@ def main() -> None:
             protocol, mode = spec.split(":")
             config = VerifierConfig(protocol=protocol, mode=mode, max_tokens=args.max_tokens, batch_size=n)
             solutions = all_solutions[:n]
-            runs = {"streaming": verify(backend, solutions, config, True)}
+            # Each driver's run is followed by the raw engine on the streaming run's prompts, so every ratio
+            # compares two measurements taken one after the other (a shared machine's load drifts).
+            first = verify(backend, solutions, config, True)
+            length = max(1, round(first["mean_len"]))
+            runs = {"streaming": (first, raw(backend, first["prompts"], n, length))}  # type: ignore[arg-type]
             if args.rounds:
-                runs["rounds"] = verify(backend, solutions, config, False)
-            first = runs["streaming"]
-            raw_rate = raw(backend, first["prompts"], n, max(1, round(first["mean_len"])))  # type: ignore[arg-type]
-            for driver, r in runs.items():
+                rounds = verify(backend, solutions, config, False)
+                runs["rounds"] = (rounds, raw(backend, first["prompts"], n, length))  # type: ignore[arg-type]
+            for driver, (r, raw_rate) in runs.items():
                 rate = r["tokens"] / r["wall"]
                 print(f"| {protocol} {mode} | {n} | {driver} | {rate:.1f} | {raw_rate:.1f} | {rate / raw_rate:.2f} | "
                       f"{r['steps'] / r['wall']:.2f} | {r['code_s'] / r['wall']:.2f} | {r['in_flight']:.1f} | "
-                      f"{r['wall']:.0f} |", flush=True)
+                      f"{length} | {r['wall']:.0f} |", flush=True)
     finally:
         backend.close()
     print(f"# load at the end {os.getloadavg()[0]:.1f}")

@@ -180,7 +180,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
         return json.loads((out / "train_summary.json").read_text())
     protocol = _protocol(cfg.protocol)
     head.check_protocol(protocol)  # before any weights load
-    objective = "token-classification" if head.is_head(protocol) else "generative"
+    trains_head = head.is_head(protocol)  # the protocol says (genprm/distill/head.py), not its name
+    objective = "discriminative" if trains_head else "generative"
     loss_sum = loss_function(cfg)
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -236,7 +237,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
         batches = [[train_data[order[(pos + a * micro + i) % len(order)]] for i in range(micro)]
                    for a in range(cfg.grad_accum)]
         # What the loss sums over: a causal LM's labels shift by one (position t predicts token t+1), a head's do not.
-        shift = 0 if objective == "token-classification" else 1
+        shift = 0 if trains_head else 1
         n_trained = sum(sum(t != -100 for t in r["labels"][shift:]) for b in batches for r in b)
         loss_total = 0.0
         for rows in batches:
@@ -271,7 +272,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print, progress: bool =
             log(f"time limit reached at step {state['step']} of {total_steps}; saving")
             break
     bar.close()
-    if objective == "token-classification":
+    if trains_head:
         head.save(out, model, tokenizer, protocol)
     else:
         _save_final(out, model, tokenizer, cfg)

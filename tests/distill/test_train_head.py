@@ -77,7 +77,7 @@ def test_head_learns_resumes_and_verifies_as_token_classification(tmp_path) -> N
     assert (out / "checkpoint-2").is_dir()
     messages: list[str] = []
     summary = train(cfg, log=messages.append, progress=False)
-    assert "resumed from step 2" in messages and summary["objective"] == "token-classification"
+    assert "resumed from step 2" in messages and summary["objective"] == "discriminative"
     steps = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert [s["step"] for s in steps] == [1, 2, 3, 4]
     # The zero head starts at chance; a head not restored on resume would be back at exactly ln 2 on step 3 (LoRA

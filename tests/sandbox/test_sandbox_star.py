@@ -113,9 +113,14 @@ def test_source_only_takes_the_exact_statement() -> None:
         assert star.source(code) is None, code
 
 
-def test_unchanged_sees_every_rebinding() -> None:
+def test_unchanged_sees_every_rebinding(monkeypatch) -> None:
+    import types
+
     import sympy
 
+    # The check gives up while other threads run (a sandbox worker has none); earlier tests leave some in this
+    # process (servers, pools), which is not what is tested here.
+    monkeypatch.setattr(star, "_thread", types.SimpleNamespace(_count=lambda: 0))
     s = star.prepare()
     assert s is not None and s.exact
     ns = dict(s.ns)

@@ -66,6 +66,9 @@ class Verifier:
             backend = backend.backend
         config = resolve(model, config, live_chains=LIVE_CHAINS.get(backend, LIVE_CHAINS["hf"]))
         backend_options.setdefault("max_batch", config.batch_size)
+        reads = load(str(config.protocol)).reads
+        if reads is not None:  # a discriminative protocol: the backend is built to read, not to generate
+            backend_options.setdefault("reads", reads)
         return cls(load_backend(backend, model, **backend_options), config)
 
     # -- public API ------------------------------------------------------------------------------------------

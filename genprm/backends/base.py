@@ -123,8 +123,9 @@ class ReadRequest:
     """Character offsets into "".join(pieces): each reads the token that holds the character just before it (the
     end of a step tag, or the start of the label a causal model is about to predict)."""
     candidates: tuple[str, ...] = ()
-    """Empty: the log-softmax of the model's classification head (all its labels). Else: the next-token logprobs of
-    these strings' tokens, each of which must be one token."""
+    """Empty: the log-softmax of the model's classification head (all its labels). Else: the log-softmax of the
+    next-token logits of these strings' tokens (each must be one token), over these candidates alone: what the
+    authors' formulas use (P(+) over {+, -}), and all a pooling engine returns (vLLM reads only those logits)."""
     add_special_tokens: bool = False
     """Passed to the tokenizer for every piece (`tokenizer.encode(text)` adds them, e.g. a BOS token)."""
     prepend_bos: bool = False
@@ -152,7 +153,7 @@ class Backend(Protocol):
 
     def read(self, requests: Sequence[ReadRequest]) -> list[list[list[float]]]:
         """For each request, for each mark, the logprobs read there: the head's labels, or the candidates in order.
-        Backends that cannot raise `UnsupportedError` (one line)."""
+        A backend built without `reads` (see `load_backend`) or that cannot read raises `ConfigError` (one line)."""
         ...
 
     def close(self) -> None: ...
@@ -176,7 +177,13 @@ class StreamingBackend(Backend, Protocol):
 
 
 def load_backend(name: str, model: str | None = None, **options: object) -> Backend:
-    """Build a backend by name. Heavy imports happen here, not at `import genprm`."""
+    """Build a backend by name. Heavy imports happen here, not at `import genprm`.
+
+    Every backend takes `reads`: None (the default) for a model that generates and scores text; a tuple when the
+    model is to be read in one forward pass per text (`ReadRequest`, a discriminative PRM): the next-token
+    candidates read at each mark, or () for the model's classification head. It is the protocol's (the
+    verifier passes `VerificationProtocol.reads`), set before the model loads: vLLM starts a pooling engine for
+    it instead of a generating one, and a backend that cannot read fails at once, in one line."""
     if name in ("hf", "transformers"):  # "transformers": an alias older scripts use
         from genprm.backends.hf import HFBackend
 

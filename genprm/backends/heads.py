@@ -49,6 +49,15 @@ def load_model(path: str, torch_dtype: torch.dtype, trust_remote_code: bool) -> 
     return model.eval(), kind
 
 
+def check_reads(kind: Kind, candidates: Sequence[str]) -> None:
+    """A protocol that reads next-token candidates needs a causal LM; one that reads a head needs a head."""
+    if candidates and kind != "causal":
+        raise ConfigError("model", "a causal LM, to read next-token candidates from", kind)
+    if not candidates and kind == "causal":
+        raise ConfigError("model", "a model with a classification head (token classification, or its own head "
+                                   "with --trust-remote-code) for this protocol", "a causal LM")
+
+
 def tokens_and_positions(tokenizer: Any, request: ReadRequest) -> tuple[list[int], list[int]]:
     """The token ids the request's pieces encode to, and the index of the token each mark reads."""
     ids: list[int] = []
@@ -92,11 +101,7 @@ def read(model: Any, kind: Kind, tokenizer: Any, requests: Sequence[ReadRequest]
     """Answer each request from one forward pass; up to `max_batch` texts per pass, right-padded (the pad never
     reaches a real token: causal attention and the attention mask keep it out)."""
     for request in requests:  # a protocol read from the wrong kind of model fails before any forward pass
-        if request.candidates and kind != "causal":
-            raise ConfigError("model", "a causal LM, to read next-token candidates from", kind)
-        if not request.candidates and kind == "causal":
-            raise ConfigError("model", "a model with a classification head (token classification, or its own head "
-                                       "with --trust-remote-code) for this protocol", "a causal LM")
+        check_reads(kind, request.candidates)
     prepared = [tokens_and_positions(tokenizer, r) for r in requests]
     out: list[list[list[float]]] = []
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -111,8 +116,8 @@ def read(model: Any, kind: Kind, tokenizer: Any, requests: Sequence[ReadRequest]
         result = model(input_ids=input_ids.to(device), attention_mask=mask.to(device))
         logits = (result.logits if hasattr(result, "logits") else result[0]).float()  # (B, T, labels or vocab)
         for b, (request, (_, positions)) in enumerate(zip(requests[start:start + max_batch], batch, strict=True)):
-            logprobs = torch.log_softmax(logits[b, positions], dim=-1)  # (marks, labels or vocab)
+            at = logits[b, positions]  # (marks, labels or vocab)
             if request.candidates:
-                logprobs = logprobs[:, candidate_ids(tokenizer, request.candidates)]
-            out.append(logprobs.cpu().tolist())
+                at = at[:, candidate_ids(tokenizer, request.candidates)]
+            out.append(torch.log_softmax(at, dim=-1).cpu().tolist())
     return out

@@ -102,11 +102,12 @@ class HFBackend:
             (`genprm.backends.device.choose_threads`).
         trust_remote_code: run the model directory's own code for a head transformers does not ship (see
             `genprm.backends.heads`); causal LMs and token-classification models never need it.
+        reads: the protocol's reads (see `load_backend`); any model can be read here, so it is only checked.
     """
 
     def __init__(self, model: str | None = None, dtype: str = "auto", max_batch: int = 8,
                  cache_entries: int = 32, prefix_cache: bool = True, device: str | None = None,
-                 threads: int = 0, trust_remote_code: bool = False) -> None:
+                 threads: int = 0, trust_remote_code: bool = False, reads: tuple[str, ...] | None = None) -> None:
         hf_logging.set_verbosity_error()  # load-time progress bars and notices would bury the results table
         hf_logging.disable_progress_bar()
         self.device = torch.device(device) if device else default_device()
@@ -116,6 +117,8 @@ class HFBackend:
         self.dtype = self.dtype_choice.dtype
         """The dtype the weights run in (recorded in every result)."""
         path = resolve_model(model)
+        if reads is not None:  # the wrong kind of model for the protocol fails before its weights load
+            heads.check_reads(heads.checkpoint_kind(path), reads)
         self.name = model or DEFAULT_MODEL
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model, self.kind = heads.load_model(path, self.dtype_choice.torch_dtype, trust_remote_code)

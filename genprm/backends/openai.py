@@ -62,13 +62,17 @@ class OpenAIBackend:
         timeout: seconds one request may take.
         max_retries: retries of a failed request (with exponential backoff).
         max_batch: the verifier's batch size (its live chains), used as `max_concurrency` when that is not given.
+        reads: the protocol's reads (see `load_backend`): refused, in one line, when set.
     """
 
     live_chains = LIVE_CHAINS["openai"]
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
                  tokenizer: str | None = None, max_concurrency: int | None = None, timeout: float = 120.0,
-                 max_retries: int = 5, max_batch: int = 8) -> None:
+                 max_retries: int = 5, max_batch: int = 8, reads: tuple[str, ...] | None = None) -> None:
+        if reads is not None:
+            raise ConfigError("backend", "hf or vllm for a discriminative PRM protocol (the completions API returns "
+                                         "no per-token head outputs)", "openai")
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         if not base_url:
             raise ConfigError("base_url", "the server's URL (--base-url or $OPENAI_BASE_URL)", base_url)
@@ -113,9 +117,9 @@ class OpenAIBackend:
         return self._map(self._score_one, requests)
 
     def read(self, requests: Sequence[ReadRequest]) -> list[list[list[float]]]:
-        """Discriminative PRMs (one forward pass read at step marks) run on the hf backend only, for now."""
-        raise ConfigError("backend", "hf for a discriminative PRM protocol (not supported by this backend yet)",
-                          "openai")
+        """Discriminative PRMs (one forward pass read at step marks) run on the hf and vllm backends."""
+        raise ConfigError("backend", "hf or vllm for a discriminative PRM protocol (the completions API returns "
+                                     "no per-token head outputs)", "openai")
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)

@@ -12,6 +12,15 @@ tokens, which returns their raw logprobs (log-softmax of the model's logits, bef
 the same quantity the transformers backend computes. A vLLM without `logprob_token_ids` gets the top-`SCORE_TOP_K`
 logprobs instead; a candidate missing from them gets the lowest logprob returned (an upper bound on its own).
 
+Reads (discriminative PRMs): a backend built with `reads` runs vLLM's pooling engine instead (`runner="pooling"`,
+the `token_classify` task, every token's output returned): a token-classification model or Qwen2.5-Math-PRM
+(`Qwen2ForProcessRewardModel`, native in vLLM) gives its head's logits at every token; a causal LM read at two
+candidates (Math-Shepherd, RLHFlow) is loaded as a classifier whose two labels are those tokens' rows of the LM
+head (vLLM's `classifier_from_token`), so the engine computes only the two logits the authors' formula uses. One
+forward pass per solution, batched by the same engine loop, read at the marks with the same tokenization as the
+transformers backend (`genprm.backends.heads`). vLLM runs a model either generating or pooling, so such a backend
+only reads.
+
 Processes: `vllm.LLM` starts an engine process (spawned on CPU), so a script that builds this backend must keep
 its top-level code under `if __name__ == "__main__":`. The `genprm` console script and `python -m genprm.cli`
 already do.
@@ -30,6 +39,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+import torch
+
+from genprm.backends import heads
 from genprm.backends.base import (
     LIVE_CHAINS,
     Answer,
@@ -66,6 +78,8 @@ class VLLMBackend:
         max_model_len: longest prompt + generation; None = the model's own limit.
         max_batch: accepted for symmetry with the transformers backend and ignored: vLLM schedules its own batches.
         seed: the engine's seed (each request's own seed is used where it has one).
+        reads: the protocol's reads (see `load_backend`): None generates; a tuple starts a pooling engine that
+            only answers `ReadRequest`s (see the module docstring).
         **engine_options: anything else `vllm.LLM` accepts (e.g. `max_num_seqs`, `quantization`). On a CPU,
             chunked prefill is off unless asked for (see `_whole_prefills`).
     """
@@ -75,7 +89,7 @@ class VLLMBackend:
     def __init__(self, model: str | None = None, dtype: str = "auto", tensor_parallel_size: int = 1,
                  gpu_memory_utilization: float = 0.9, enforce_eager: bool | None = None,
                  max_model_len: int | None = None, max_batch: int | None = None, seed: int = 0,
-                 **engine_options: Any) -> None:
+                 reads: tuple[str, ...] | None = None, **engine_options: Any) -> None:
         if tensor_parallel_size < 1:
             raise ConfigError("tensor_parallel_size", ">= 1", tensor_parallel_size)
         if not 0.0 < gpu_memory_utilization <= 1.0:
@@ -97,13 +111,19 @@ class VLLMBackend:
         """The dtype the weights run in (recorded in every result)."""
         self.name = model or DEFAULT_MODEL
         path = resolve_model(model)
+        self.reads = reads
+        """None: the engine generates; else it pools, and answers only `ReadRequest`s with these candidates."""
+        if reads is not None:
+            engine_options = _pooling(path, reads, engine_options)
         if on_cpu:
             _whole_prefills(engine_options, path, max_model_len)
+        engine_options.setdefault("enable_prefix_caching", True)
         self.llm = vllm.LLM(path, dtype=self.dtype, tensor_parallel_size=tensor_parallel_size,
                             gpu_memory_utilization=gpu_memory_utilization,
                             enforce_eager=on_cpu if enforce_eager is None else enforce_eager,
-                            max_model_len=max_model_len, enable_prefix_caching=True, seed=seed, **engine_options)
+                            max_model_len=max_model_len, seed=seed, **engine_options)
         self.tokenizer = self.llm.get_tokenizer()
+        self._pooling_params = vllm.PoolingParams
         self._sampling_params = vllm.SamplingParams
         self._tokens_prompt = vllm.TokensPrompt
         self._by_token_ids = "logprob_token_ids" in _fields(vllm.SamplingParams)
@@ -120,8 +140,9 @@ class VLLMBackend:
 
     def submit(self, request: Request) -> Future[Answer]:
         """Hand one request to the engine loop; its answer comes when vLLM finishes it (continuous batching)."""
-        if isinstance(request, ReadRequest):
-            self.read([request])  # raises: one line
+        if isinstance(request, ReadRequest) != (self.reads is not None):
+            raise ConfigError("request", "a ReadRequest, on a backend built with reads (a discriminative PRM's "
+                                         "pooling engine), and only there", type(request).__name__)
         if self.llm is None:
             raise GenPRMError("the vllm backend is closed")
         return self._loop.submit(request)
@@ -133,9 +154,7 @@ class VLLMBackend:
         return [f.result() for f in [self.submit(r) for r in requests]]
 
     def read(self, requests: Sequence[ReadRequest]) -> list[list[list[float]]]:
-        """Discriminative PRMs (one forward pass read at step marks) run on the hf backend only, for now."""
-        raise ConfigError("backend", "hf for a discriminative PRM protocol (not supported by this backend yet)",
-                          "vllm")
+        return [f.result() for f in [self.submit(r) for r in requests]]
 
     def close(self) -> None:
         """Stop the engine processes (the backend cannot be used afterwards)."""
@@ -149,8 +168,16 @@ class VLLMBackend:
 
     # -- internals -----------------------------------------------------------------------------------------
 
-    def _engine_input(self, request: GenerateRequest | ScoreRequest) -> tuple[Any, Any, Callable[[Any], Answer]]:
-        """(prompt, sampling params, how to read the finished output) for one request. Runs on the loop thread."""
+    def _engine_input(self, request: Request) -> tuple[Any, Any, Callable[[Any], Answer]]:
+        """(prompt, sampling or pooling params, how to read the finished output) for one request. Runs on the loop
+        thread."""
+        if isinstance(request, ReadRequest):
+            if tuple(request.candidates) != self.reads:  # the engine's classifier was built from these
+                raise ConfigError("candidates", f"those this backend was built to read, {self.reads}",
+                                  request.candidates)
+            ids, positions = heads.tokens_and_positions(self.tokenizer, request)
+            params = self._pooling_params(task="token_classify", use_activation=False)  # raw logits, as hf
+            return self._tokens_prompt(prompt_token_ids=ids), params, lambda out: self._read(out, positions)
         if isinstance(request, GenerateRequest):
             params = self._sampling_params(max_tokens=request.max_new_tokens, temperature=request.temperature,
                                            seed=_seed(request), stop=list(request.stop),
@@ -183,6 +210,10 @@ class VLLMBackend:
         returned = {token: lp.logprob for token, lp in out.outputs[0].logprobs[0].items()}
         floor = min(returned.values())
         return {c: returned.get(t, floor) for c, t in first.items()}
+
+    def _read(self, out: Any, positions: list[int]) -> list[list[float]]:
+        self.tokens_prompted += len(out.prompt_token_ids or ())
+        return torch.log_softmax(out.outputs.data[positions].float(), dim=-1).tolist()
 
     def _prompt(self, text: str) -> Any:
         # Token ids, not text: vLLM would add the BOS token where the tokenizer has one, and the transformers
@@ -218,6 +249,24 @@ def _use_all_cores(tensor_parallel_size: int) -> None:
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
 
 
+def _pooling(path: str, reads: tuple[str, ...], engine_options: dict[str, Any]) -> dict[str, Any]:
+    """vLLM's settings for reading `path` in one pass per text: every token's head output (the marks are ours to
+    pick), and for a causal LM a two-label classifier made of the candidates' LM-head rows."""
+    from transformers import AutoTokenizer
+
+    kind = heads.checkpoint_kind(path)
+    heads.check_reads(kind, reads)
+    options = {"runner": "pooling", "pooler_config": {"task": "token_classify", "tok_pooling_type": "ALL"},
+               "enable_prefix_caching": False, **engine_options}
+    if kind == "causal":
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokens = tokenizer.convert_ids_to_tokens(heads.candidate_ids(tokenizer, reads))
+        options["convert"] = "classify"
+        options["hf_overrides"] = {"classifier_from_token": tokens, "method": "no_post_processing",
+                                   **options.get("hf_overrides", {})}
+    return options
+
+
 def _whole_prefills(engine_options: dict[str, Any], path: str, max_model_len: int | None) -> None:
     """On a CPU, prefill every prompt in one engine step. With chunked prefill, a prompt split over two steps makes
     vLLM rewind a seeded request's generator, which only CUDA generators can do: vllm-cpu 0.32 dies with
@@ -232,6 +281,16 @@ def _whole_prefills(engine_options: dict[str, Any], path: str, max_model_len: in
 
         context = max_model_len or getattr(AutoConfig.from_pretrained(path), "max_position_embeddings", 0) or 8192
         engine_options["max_num_batched_tokens"] = max(context, 2048)
+
+
+def _refused(error: Exception) -> Exception:
+    """vLLM's refusal of one request (a prompt over the context length, ...) as the one-line error the CLI and the
+    server print; anything else is left as it is."""
+    # VLLMClientError (vllm.exceptions, recent releases) or ValueError (older ones): the request, not the engine.
+    client = any(c.__name__ == "VLLMClientError" for c in type(error).__mro__) or isinstance(error, ValueError)
+    if client and not isinstance(error, GenPRMError):
+        return GenPRMError(f"vllm refused a request: {error}")
+    return error
 
 
 def _fields(cls: type) -> set[str]:
@@ -299,7 +358,7 @@ class _EngineLoop:
                     prompt, params, read = self.engine_input(request)
                     self.engine.add_request(rid, prompt, params)
                 except Exception as e:  # a bad request fails alone
-                    future.set_exception(e)
+                    future.set_exception(_refused(e))
                     continue
                 self.running[rid] = (future, read)
             if not self.running:

@@ -41,6 +41,11 @@ def macros(module: Any) -> tuple[str, ...]:
     return ("solution", "step_note")
 
 
+def reads(p: VerificationProtocol) -> tuple[str, ...]:
+    """What the backend reads at each mark: the two candidates' next-token logits, or () for the head."""
+    return tuple(p.candidates)
+
+
 def request(p: VerificationProtocol, problem: str, steps: Sequence[str], render: Any) -> ReadRequest:
     """The one forward pass that scores every step: the authors' text, split where they tokenize apart, and the
     character offsets of the marks."""

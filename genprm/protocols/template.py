@@ -118,6 +118,14 @@ class VerificationProtocol:
 
     # -- what the protocol's module answers ----------------------------------------------------------------------
 
+    @property
+    def reads(self) -> tuple[str, ...] | None:
+        """What a backend must read for this protocol, known before the model loads (`load_backend`'s `reads`):
+        None when it generates and scores text; else one forward pass per solution read at each step, of these
+        next-token candidates, or () of the model's classification head."""
+        reads = getattr(self.implementation, "reads", None)
+        return None if reads is None else tuple(reads(self))
+
     def critique(self, result: VerificationResult, index: int) -> str:
         """What the verifier said about step `index`, as a reader (or `search --strategy refine`'s policy) reads
         it: its words and the verdict it ended on."""

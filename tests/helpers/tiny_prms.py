@@ -26,8 +26,17 @@ from transformers import (
 from genprm.backends.weights import default_model_dir
 from helpers.discriminative_usage import LLAMA3_TEMPLATE
 
-_SIZE = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-         "num_key_value_heads": 2, "max_position_embeddings": 512}
+# Heads of 32: the smallest vLLM's CPU attention runs (tests/backends/test_vllm_read.py loads these too).
+_SIZE = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2,
+         "num_key_value_heads": 1, "max_position_embeddings": 512}
+
+QUESTION = ("Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins with "
+            "four. How many eggs are left?")
+# Step 2 keeps its line break, as split solutions often do: tokenized apart from TRL's "\n" separator it is its own
+# token, in one string the two merge into one "\n\n" token, so the test tells the two tokenizations apart.
+STEPS = ["Janet's ducks lay 16 eggs per day.", "She eats three, so 16 - 3 = 13 eggs are left.\n",
+         "She bakes with four: 13 - 4 = 9. The answer is: 9"]
+
 
 # Qwen2.5-Math-PRM's head ships as code beside its weights (its config's auto_map names the class); this stand-in
 # has the same shape: a Qwen2 body and `score` = Linear(h, h) -> ReLU -> Linear(h, 2), logits first in its output.

@@ -10,6 +10,7 @@ import pytest
 from helpers import discriminative_usage as fx
 from helpers import tiny_prms
 from helpers.cli import genprm
+from helpers.tiny_prms import QUESTION, STEPS
 
 from genprm import Verifier, VerifierConfig
 from genprm.backends.base import load_backend
@@ -18,13 +19,6 @@ from genprm.errors import ConfigError
 from genprm.protocols import load
 from genprm.protocols.discriminative import request
 from genprm.registry import KNOWN
-
-QUESTION = ("Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins with "
-            "four. How many eggs are left?")
-# Step 2 keeps its line break, as split solutions often do: tokenized apart from TRL's "\n" separator it is its own
-# token, in one string the two merge into one "\n\n" token, so the test tells the two tokenizations apart.
-STEPS = ["Janet's ducks lay 16 eggs per day.", "She eats three, so 16 - 3 = 13 eggs are left.\n",
-         "She bakes with four: 13 - 4 = 9. The answer is: 9"]
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +84,21 @@ def test_a_format_on_the_wrong_kind_of_model_fails_in_one_line(models):
     generative_on_head = _verifier(models["token-classification"], "stepcheck")
     with pytest.raises(ConfigError, match="discriminative one"):
         generative_on_head.verify(QUESTION, STEPS)
-    with pytest.raises(ConfigError, match="not supported by this backend"):
+    with pytest.raises(ConfigError, match="hf or vllm for a discriminative PRM"):
         load_backend("openai", "x", base_url="http://127.0.0.1:9/v1").read([request(
             load("math-shepherd"), QUESTION, STEPS, None)])
+
+
+def test_a_protocols_reads_are_checked_before_the_weights_load(models):
+    """`reads` (the protocol's, passed by Verifier.from_pretrained) stops the wrong model or backend at once."""
+    assert load("math-shepherd").reads == ("+", "-") and load("qwen-prm").reads == ()
+    assert load("stepcheck").reads is None
+    with pytest.raises(ConfigError, match="classification head"):
+        load_backend("hf", str(models["rlhflow"]), reads=())
+    with pytest.raises(ConfigError, match="a causal LM, to read next-token candidates"):
+        Verifier.from_pretrained(str(models["token-classification"]), config=VerifierConfig(protocol="rlhflow"))
+    with pytest.raises(ConfigError, match="hf or vllm for a discriminative PRM"):
+        load_backend("openai", "x", base_url="http://127.0.0.1:9/v1", reads=("+", "-"))
 
 
 def test_genprm_models_lists_the_discriminative_prms():

@@ -22,17 +22,28 @@ Kind = Literal["causal", "token-classification", "remote-head"]
 
 
 def checkpoint_kind(path: str) -> Kind:
-    """What config.json's `architectures` (and `auto_map`) say the checkpoint is; a hub id not on disk is causal."""
-    config = Path(path) / "config.json"
-    if not config.is_file():
-        return "causal"
-    settings = json.loads(config.read_text(encoding="utf-8"))
+    """What config.json's `architectures` (and `auto_map`) say the checkpoint is."""
+    settings = _config(path)
     architecture = (settings.get("architectures") or [""])[0]
     if architecture.endswith("ForTokenClassification"):
         return "token-classification"
     if "AutoModel" in settings.get("auto_map", {}) and not architecture.endswith("ForCausalLM"):
         return "remote-head"
     return "causal"
+
+
+def _config(path: str) -> dict[str, Any]:
+    """The checkpoint's config.json: in its directory, or, for a hub id `resolve_model` passed through, the one it
+    fetched into the Hugging Face cache. None there: {} (a causal LM)."""
+    config = Path(path) / "config.json"
+    if not config.is_file():
+        try:
+            from huggingface_hub import hf_hub_download
+
+            config = Path(hf_hub_download(path, "config.json", local_files_only=True))
+        except Exception:  # noqa: BLE001  (not a hub id, or not cached: loading the model will say why)
+            return {}
+    return dict(json.loads(config.read_text(encoding="utf-8")))
 
 
 def load_model(path: str, torch_dtype: torch.dtype, trust_remote_code: bool) -> tuple[Any, Kind]:

@@ -64,7 +64,7 @@ def resolve_model(spec: str | None) -> str:
 def _hub_model(repo: str) -> str:
     """A hub id that can be loaded: in the local Hugging Face cache, or on a hub that answers within seconds.
     Otherwise one line now, instead of minutes of retries and a traceback from deep inside transformers."""
-    from huggingface_hub import model_info, snapshot_download
+    from huggingface_hub import hf_hub_download, model_info, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
 
     try:
@@ -85,6 +85,10 @@ def _hub_model(repo: str) -> str:
     except Exception as e:  # noqa: BLE001  (the network layer's errors vary with the client's transport)
         raise ConfigError("model", f"a local directory, a .gguf file, or a hub id in the local cache or on a hub that "
                                    f"answers ({endpoint.hostname}: {type(e).__name__})", repo) from None
+    try:  # its config alone now, so the model's class can be read before transformers fetches the weights
+        hf_hub_download(repo, "config.json", etag_timeout=HUB_TIMEOUT_S)
+    except Exception:  # noqa: BLE001  (a repo without config.json, e.g. an adapter: from_pretrained decides)
+        pass
     return repo  # on the hub: transformers fetches it
 
 

@@ -49,3 +49,17 @@ def test_the_checkpoint_kind_comes_from_its_config(tmp_path):
     (tmp_path / "config.json").write_text('{"architectures": ["LlamaForCausalLM"]}')
     assert checkpoint_kind(str(tmp_path)) == "causal"
     assert checkpoint_kind("some-org/a-hub-id") == "causal"
+
+
+def test_a_hub_id_is_read_from_its_cached_config(tmp_path, monkeypatch):
+    """A hub id `resolve_model` passed through has its config.json in the Hugging Face cache (fetched there)."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    snapshot = tmp_path / "models--Qwen--Qwen2.5-Math-PRM-7B" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text('{"architectures": ["Qwen2ForProcessRewardModel"], '
+                                          '"auto_map": {"AutoModel": "modeling_qwen2_rm.Qwen2ForProcessRewardModel"}}')
+    (tmp_path / "models--Qwen--Qwen2.5-Math-PRM-7B" / "refs").mkdir()
+    (tmp_path / "models--Qwen--Qwen2.5-Math-PRM-7B" / "refs" / "main").write_text("abc123")
+    assert checkpoint_kind("Qwen/Qwen2.5-Math-PRM-7B") == "remote-head"

@@ -71,8 +71,7 @@ class OpenAIBackend:
                  tokenizer: str | None = None, max_concurrency: int | None = None, timeout: float = 120.0,
                  max_retries: int = 5, max_batch: int = 8, reads: tuple[str, ...] | None = None) -> None:
         if reads is not None:
-            raise ConfigError("backend", "hf or vllm for a discriminative PRM protocol (the completions API returns "
-                                         "no per-token head outputs)", "openai")
+            raise _cannot_read()
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         if not base_url:
             raise ConfigError("base_url", "the server's URL (--base-url or $OPENAI_BASE_URL)", base_url)
@@ -118,8 +117,7 @@ class OpenAIBackend:
 
     def read(self, requests: Sequence[ReadRequest]) -> list[list[list[float]]]:
         """Discriminative PRMs (one forward pass read at step marks) run on the hf and vllm backends."""
-        raise ConfigError("backend", "hf or vllm for a discriminative PRM protocol (the completions API returns "
-                                     "no per-token head outputs)", "openai")
+        raise _cannot_read()
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -222,3 +220,8 @@ def _load_tokenizer(spec: str | None) -> Any:
     from genprm.backends.weights import resolve_model
 
     return AutoTokenizer.from_pretrained(resolve_model(spec))
+
+
+def _cannot_read() -> ConfigError:
+    return ConfigError("backend", "hf or vllm for a discriminative PRM protocol (the completions API returns no "
+                                  "per-token head outputs)", "openai")

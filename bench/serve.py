@@ -2,7 +2,8 @@
 
     python bench/serve.py                         # starts `genprm serve` itself (direct mode, fp32, batch 32)
     python bench/serve.py --url http://127.0.0.1:8000 --api-key KEY   # a server you started with the same flags
-    python bench/serve.py --ray                   # also `genprm serve --ray` with 1 and 2 replicas, 32 clients
+    python bench/serve.py --ray                   # also `genprm serve --ray`: 1 and 2 replicas, 32 clients
+    python bench/serve.py --ray --ray-layouts 2x1 # only some layouts (REPLICASxCPUS)
 
 1. 1, 8 and 32 concurrent clients, each sending one solution per request, one after another (a closed loop):
    solutions/s, p50/p99 request latency, errors.
@@ -11,12 +12,14 @@
 3. Overload, bounded: many more clients at once than the queue holds (--max-queue); each sends one request, no
    retries. The server should answer the excess with 503 + Retry-After at once and keep serving the rest.
 
-4. With --ray: the same 32 clients against `genprm serve --ray` (a local Ray cluster it starts) with 1 replica
-   holding every core and with 2 replicas holding half each. On a machine with more cores than one replica uses,
-   2 replicas should serve more solutions/s than 1; on 2 cores, ray x1 / plain is the cost of Ray Serve's hops
-   (proxy -> ingress -> replica) over the plain server.
+4. With --ray: the same 32 clients against `genprm serve --ray` (a local Ray cluster it starts per layout), by
+   default 1 replica holding every core (1xC), then 1 and 2 replicas holding half each (1xC/2, 2xC/2). 2xC/2 / 1xC/2
+   is what a second replica adds on a machine with more cores than one replica uses (goal > 1); 1xC / plain is the
+   cost of Ray Serve's hops (proxy -> ingress -> replica) at the same thread count as the plain server (which takes
+   the idle cores: all of them on an idle machine).
 
-Numbers from a shared 2-core machine are noisy; the ratios, measured in the same run, are what to read.
+Numbers from a shared machine are noisy: every row says the load average (1 min) before and after it, and the
+ratios, measured in the same run, are what to read.
 """
 
 from __future__ import annotations
@@ -52,8 +55,17 @@ def load(n: int, steps: int) -> list[Solution]:
     return [Solution(problem=s.problem, steps=s.steps[:steps], id=s.id) for s in rows]
 
 
-RAY_REPLICAS = [1, 2]  # with --ray: replica counts, each replica holding cores / replicas CPUs
 RAY_CLIENTS = 32
+
+
+def ray_layouts(cores: float) -> list[str]:
+    """REPLICASxCPUS: one replica on every core (vs the plain server), then one and two on half each (scaling)."""
+    half = f"{cores / 2:g}"
+    return [f"1x{cores:g}", f"1x{half}", f"2x{half}"]
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
 
 
 def start_server(batch_size: int, max_queue: int, *flags: str) -> tuple[subprocess.Popen[str], str]:
@@ -89,13 +101,15 @@ async def closed_loop(url: str, headers: dict, solutions: list[Solution], client
             errors += r.status_code != 200
 
     limits = httpx.Limits(max_connections=clients + 4)
+    load_before = load_average()
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=3600, limits=limits) as client:
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(clients)))
         wall = time.perf_counter() - started
     served = len(solutions) - errors  # only verified solutions count towards throughput
     return {"clients": clients, "solutions": len(solutions), "wall_s": wall, "per_s": served / wall,
-            "p50": statistics.median(latencies), "p99": quantile(latencies, 0.99), "errors": errors}
+            "p50": statistics.median(latencies), "p99": quantile(latencies, 0.99), "errors": errors,
+            "load": [load_before, load_average()]}
 
 
 async def overload(url: str, headers: dict, solutions: list[Solution], clients: int) -> dict:
@@ -120,6 +134,10 @@ async def overload(url: str, headers: dict, solutions: list[Solution], clients: 
             "retry_after": sorted({ra for status, _, ra in answers if status == 503}), "healthy_after": healthy}
 
 
+def loads(row: dict) -> str:
+    return f" [load {row['load'][0]:.1f} -> {row['load'][1]:.1f}]"
+
+
 def quantile(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(q * len(xs)))]
@@ -137,6 +155,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--ray", action="store_true", help="also measure `genprm serve --ray` (1 and 2 replicas)")
     parser.add_argument("--cores", type=float, default=os.cpu_count(), help="CPUs the Ray replicas share")
+    parser.add_argument("--ray-layouts", nargs="+", metavar="RxC",
+                        help="Ray layouts, REPLICASxCPUS_EACH (default: 1xCORES 1xCORES/2 2xCORES/2)")
     args = parser.parse_args()
     solutions = load(args.n, args.steps)
     headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
@@ -153,7 +173,8 @@ def main() -> None:
             row = asyncio.run(closed_loop(url, headers, subset, clients))
             figures["served"].append(row)
             print(f"{clients:>3} clients: {row['per_s']:.2f} solutions/s, p50 {row['p50']:.2f} s, "
-                  f"p99 {row['p99']:.2f} s, {row['errors']} errors ({row['solutions']} solutions)", flush=True)
+                  f"p99 {row['p99']:.2f} s, {row['errors']} errors ({row['solutions']} solutions){loads(row)}",
+                  flush=True)
         row = asyncio.run(overload(url, headers, solutions, 4 * queue))
         figures["overload"] = row
         print(f"overload: {row['clients']} requests at once -> {row['served']} served, {row['refused_503']} "
@@ -165,36 +186,45 @@ def main() -> None:
             process.wait()
     if args.ray:
         figures["ray"] = []
-        for replicas in RAY_REPLICAS:
-            flags = ("--ray", "--replicas", str(replicas), "--cpus-per-replica", f"{args.cores / replicas:g}")
+        for layout in args.ray_layouts or ray_layouts(args.cores):
+            replicas, cpus = layout.split("x")
+            flags = ("--ray", "--replicas", replicas, "--cpus-per-replica", cpus)
             process, url = start_server(args.batch_size, queue, *flags)
             try:
                 httpx.post(f"{url}/v1/verify", json={"solutions": [body(s) for s in solutions[:4]]},
                            timeout=3600)  # warm-up (every replica gets some of it), untimed
-                row = {"replicas": replicas, **asyncio.run(closed_loop(url, {}, solutions, RAY_CLIENTS))}
+                row = {"layout": layout, "replicas": int(replicas), "cpus_per_replica": float(cpus),
+                       **asyncio.run(closed_loop(url, {}, solutions, RAY_CLIENTS))}
             finally:
                 process.terminate()
                 process.wait()
             figures["ray"].append(row)
-            print(f"ray x{replicas} ({args.cores / replicas:g} CPUs each), {RAY_CLIENTS} clients: "
+            print(f"ray {layout} ({replicas} replicas x {cpus} CPUs), {RAY_CLIENTS} clients: "
                   f"{row['per_s']:.2f} solutions/s, p50 {row['p50']:.2f} s, p99 {row['p99']:.2f} s, "
-                  f"{row['errors']} errors", flush=True)
+                  f"{row['errors']} errors{loads(row)}", flush=True)
     # Offline, after the server has gone: the same model, mode and batch size in this process.
     config = VerifierConfig(mode="direct", batch_size=args.batch_size)
     with Verifier.from_pretrained(config=config, dtype=DTYPE) as verifier:
         verifier.verify_many(solutions[:4])  # warm-up, untimed
-        started = time.perf_counter()
+        load_before, started = load_average(), time.perf_counter()
         verifier.verify_many(solutions)
         offline = len(solutions) / (time.perf_counter() - started)
-    figures["offline_per_s"] = offline
+    figures["offline_per_s"], figures["offline_load"] = offline, [load_before, load_average()]
     best = max(figures["served"], key=lambda r: r["clients"])
     figures["ratio"] = best["per_s"] / offline
-    print(f"offline verify_many: {offline:.2f} solutions/s; {best['clients']} clients / offline = "
-          f"{figures['ratio']:.2f} (goal >= 0.8)")
+    print(f"offline verify_many: {offline:.2f} solutions/s{loads({'load': figures['offline_load']})}; "
+          f"{best['clients']} clients / offline = {figures['ratio']:.2f} (goal >= 0.8)")
+    plain = next((r for r in figures["served"] if r["clients"] == RAY_CLIENTS), None)
     for row in figures.get("ray", []):
-        plain = next((r for r in figures["served"] if r["clients"] == RAY_CLIENTS), None)
         vs_plain = f", / plain server at {RAY_CLIENTS} clients = {row['per_s'] / plain['per_s']:.2f}" if plain else ""
-        print(f"ray x{row['replicas']} / offline = {row['per_s'] / offline:.2f}{vs_plain}")
+        print(f"ray {row['layout']} / offline = {row['per_s'] / offline:.2f}{vs_plain}")
+    by_cpus: dict[float, dict[int, float]] = {}
+    for row in figures.get("ray", []):
+        by_cpus.setdefault(row["cpus_per_replica"], {})[row["replicas"]] = row["per_s"]
+    for cpus, rates in by_cpus.items():
+        if 1 in rates and 2 in rates:  # what a second replica adds (goal > 1 where cores are left over)
+            figures.setdefault("ray_scaling", {})[f"{cpus:g}"] = rates[2] / rates[1]
+            print(f"ray 2x{cpus:g} / 1x{cpus:g} = {rates[2] / rates[1]:.2f} (goal > 1)")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 

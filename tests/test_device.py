@@ -4,6 +4,8 @@ import os
 import platform
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 import torch
@@ -78,3 +80,43 @@ def test_idle_cores_sees_busy_ones():
         for p in busy:
             p.kill()
             p.wait()
+
+
+def test_auto_threads_give_cores_back_when_other_processes_take_them(monkeypatch):
+    """A count made on an idle machine is not kept once other processes hold every core: the thread that runs the
+    model drops to one torch thread at its next refresh. An explicit count or $OMP_NUM_THREADS is never changed."""
+    from genprm.backends import device
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(device, "RECOUNT_S", 0.5)
+    before = torch.get_num_threads()
+    cores = sorted(os.sched_getaffinity(0))
+    spin = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])}); print(flush=True)\nwhile True: pass"
+    try:
+        auto, fixed = device.AutoThreads(), device.AutoThreads(3)
+        busy = [subprocess.Popen([sys.executable, "-c", spin, str(c)], stdout=subprocess.PIPE) for c in cores]
+        try:
+            for p in busy:
+                p.stdout.readline()  # pinned and spinning
+            time.sleep(0.5)
+            auto.refresh()  # ends the window that held the spinners' start-up
+            time.sleep(1.0)
+            seen: list[tuple[int, int, int]] = []
+
+            def model_thread() -> None:  # the count is per thread: refresh sets it where the model runs
+                choice = auto.refresh()
+                seen.append((choice.threads, torch.get_num_threads(), fixed.refresh().threads))
+
+            worker = threading.Thread(target=model_thread)
+            worker.start()
+            worker.join()
+        finally:
+            for p in busy:
+                p.kill()
+                p.wait()
+        assert seen == [(1, 1, 3)]
+        assert "other processes" in auto.choice.reason
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        assert not device.AutoThreads().auto  # the rule for several torch processes on a small machine
+    finally:
+        torch.set_num_threads(before)

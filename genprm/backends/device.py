@@ -15,8 +15,12 @@ Threads: torch's own default is the number of *physical* cores, whatever else ru
 process may run on (`os.sched_getaffinity`) that are idle when the model loads (200 ms of per-core busy time), and
 uses that many, at least one: torch's threads wait for each other at every barrier, so one thread on a busy core
 holds all of them up (measured on a 2-core machine beside another job: the default verify took 30 s with two
-threads, 2.8 s with one). `OMP_NUM_THREADS` and an explicit count always win: they are how several torch processes
-sharing a machine split it between themselves. `-v` says the count and why.
+threads, 2.8 s with one). A long-lived process (`genprm serve`, a long verify) counts again before each forward pass,
+at most once a second (`AutoThreads`): the cores other processes kept busy since the last count are taken away, so a
+server started on an idle machine gives up a core when another job starts (measured on 2 cores beside two busy
+processes: 0.40 solutions/s with the two threads chosen at start, 1.0 with the recount). `OMP_NUM_THREADS` and an
+explicit count always win: they are how several torch processes sharing a machine split it between themselves. `-v`
+says the count and why.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import os
 import platform
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -206,3 +211,60 @@ def _env_threads() -> int:
         return max(0, int(os.environ.get("OMP_NUM_THREADS", "")))
     except ValueError:
         return 0
+
+
+RECOUNT_S = 1.0  # AutoThreads counts again at most this often: shorter windows mistake a burst for a job
+
+
+class _Times(NamedTuple):
+    at: float  # time.monotonic()
+    busy: float  # CPU seconds the cores this process may use were busy, by anyone
+    mine: float  # CPU seconds this process used
+
+
+class AutoThreads:
+    """The thread count, kept to the cores other processes leave free while this process runs.
+
+    `choose_threads` counts idle cores once, at start; a server outlives that count. `refresh()`, called by the
+    thread that runs the model before a forward pass, counts the cores *other* processes kept busy since the last
+    count (all busy time on this process's cores minus its own CPU time, so its own threads never count against
+    it) and sets that thread's torch threads to the rest, at least one. An explicit count or $OMP_NUM_THREADS is
+    kept as it is.
+    """
+
+    def __init__(self, threads: int = 0) -> None:
+        self.choice = use_threads(threads)
+        self.auto = not threads and not _env_threads()
+        self._mark = _times() if self.auto else None
+
+    def refresh(self) -> ThreadChoice:
+        """Count again if a second has passed, and set the calling thread's torch threads to the count."""
+        if self._mark is not None and time.monotonic() - self._mark.at >= RECOUNT_S:  # cheap when not due
+            now = _times()
+            wall = now.at - self._mark.at
+            if wall > 0:
+                others = max(0.0, (now.busy - self._mark.busy) - (now.mine - self._mark.mine)) / wall
+                cores = usable_cores()
+                count = max(1, min(cores, int(cores - others + 0.5)))
+                self._mark = now
+                if count != self.choice.threads:
+                    self.choice = ThreadChoice(count, f"other processes kept {others:.1f} of the {cores} cores this "
+                                                      "process may use busy")
+        # torch's count is per calling thread (OpenMP's is), so it is set here, where the model runs.
+        if torch.get_num_threads() != self.choice.threads:
+            torch.set_num_threads(self.choice.threads)
+        return self.choice
+
+
+def _times() -> _Times:
+    import psutil
+
+    per_core = psutil.cpu_times(percpu=True)
+    affinity = getattr(os, "sched_getaffinity", None)
+    mine = set(affinity(0)) if affinity is not None else set(range(len(per_core)))
+    # Busy as psutil.cpu_percent counts it: all but idle and iowait (steal included: lost to us too); guest time is
+    # already in user time on Linux.
+    busy = sum(sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+               for c, t in enumerate(per_core) if c in mine)
+    own = psutil.Process().cpu_times()
+    return _Times(time.monotonic(), busy, own.user + own.system)

@@ -23,7 +23,7 @@ from transformers.utils import logging as hf_logging
 
 from genprm.backends import heads
 from genprm.backends.base import GenerateRequest, Generation, ReadRequest, ScoreRequest
-from genprm.backends.device import default_device, resolve_dtype, use_threads
+from genprm.backends.device import AutoThreads, ThreadChoice, default_device, resolve_dtype
 from genprm.backends.weights import DEFAULT_MODEL, resolve_model
 from genprm.errors import ConfigError
 
@@ -98,8 +98,8 @@ class HFBackend:
         cache_entries: most prefixes kept in the prefix cache.
         prefix_cache: False re-encodes every prompt from scratch (for the benchmark that measures the cache).
         device: "cpu", "cuda", ...; None = CUDA if present, else the CPU.
-        threads: torch threads on the CPU; 0 = $OMP_NUM_THREADS if set, else the idle cores this process may use
-            (`genprm.backends.device.choose_threads`).
+        threads: torch threads on the CPU; 0 = $OMP_NUM_THREADS if set, else the idle cores this process may use,
+            counted again before each forward pass (`genprm.backends.device.AutoThreads`).
         trust_remote_code: run the model directory's own code for a head transformers does not ship (see
             `genprm.backends.heads`); causal LMs and token-classification models never need it.
         reads: the protocol's reads (see `load_backend`); any model can be read here, so it is only checked.
@@ -111,8 +111,7 @@ class HFBackend:
         hf_logging.set_verbosity_error()  # load-time progress bars and notices would bury the results table
         hf_logging.disable_progress_bar()
         self.device = torch.device(device) if device else default_device()
-        self.threads_choice = use_threads(threads) if self.device.type == "cpu" else None
-        """How many torch threads run on the CPU, and why (None on a GPU)."""
+        self.threads = AutoThreads(threads) if self.device.type == "cpu" else None
         self.dtype_choice = resolve_dtype(dtype, self.device)
         self.dtype = self.dtype_choice.dtype
         """The dtype the weights run in (recorded in every result)."""
@@ -132,6 +131,16 @@ class HFBackend:
         # Counters the benchmarks read: prompt tokens run through the model, tokens generated.
         self.tokens_encoded = self.tokens_generated = 0
 
+    @property
+    def threads_choice(self) -> ThreadChoice | None:
+        """How many torch threads run on the CPU, and why (None on a GPU)."""
+        return self.threads.choice if self.threads is not None else None
+
+    def _recount_threads(self) -> None:
+        """Before a forward pass: the thread count for the load now, set in the thread that runs it."""
+        if self.threads is not None:
+            self.threads.refresh()
+
     # -- Backend interface ---------------------------------------------------------------------------------
 
     def chat(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
@@ -143,6 +152,7 @@ class HFBackend:
         self._need_causal()
         results: list[Generation] = []
         for start in range(0, len(requests), self.max_batch):
+            self._recount_threads()
             results += self._generate_batch(requests[start:start + self.max_batch])
         return results
 
@@ -151,6 +161,7 @@ class HFBackend:
         self._need_causal()
         out = []
         for request in requests:
+            self._recount_threads()
             first = {c: self._first_token(c) for c in request.candidates}
             if len(set(first.values())) < len(first):
                 raise ValueError(f"verdict candidates {request.candidates} share their first token")
@@ -166,6 +177,7 @@ class HFBackend:
 
     def read(self, requests: Sequence[ReadRequest]) -> list[list[list[float]]]:
         """One forward pass per text (batched, no prefix cache: nothing is generated after it)."""
+        self._recount_threads()
         return heads.read(self.model, self.kind, self.tokenizer, requests, self.device, self.max_batch)
 
     def close(self) -> None:
@@ -228,6 +240,7 @@ class HFBackend:
         stop_len = max((len(s) for r in requests for s in r.stop), default=0)
         # 2) Decode one token per forward pass for every active sequence.
         while active:
+            self._recount_threads()  # a long generation outlives the load it started under
             mask = torch.cat([mask, torch.ones(len(active), 1, dtype=torch.long)], dim=1)
             logits = self.model(input_ids=tokens.to(self.device), attention_mask=mask.to(self.device),
                                 position_ids=positions.to(self.device), past_key_values=cache).logits[:, -1].float()

@@ -70,6 +70,12 @@ def probe(target: str, address: str | None = None) -> None:
                           "start one there with `ray start --head`, or fix --ray-address / $RAY_ADDRESS")
 
 
+def gcs_answers(address: str, timeout: float = 1.0) -> bool:
+    """Whether a Ray GCS answers at `address` (host:port) within `timeout` seconds."""
+    host, _, port = address.rpartition(":")
+    return _gcs(host.strip("[]"), int(port), timeout) is None
+
+
 def _tcp(host: str, port: int) -> str | None:
     try:
         socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
@@ -78,13 +84,13 @@ def _tcp(host: str, port: int) -> str | None:
     return None
 
 
-def _gcs(host: str, port: int) -> str | None:
+def _gcs(host: str, port: int, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
     """None when a Ray GCS answers at host:port, else why not."""
     import grpc  # Ray's own dependency
 
     channel = grpc.insecure_channel(f"{host}:{port}")
     try:
-        channel.unary_unary(GCS_QUESTION)(b"", timeout=CONNECT_TIMEOUT_S)  # an empty request message
+        channel.unary_unary(GCS_QUESTION)(b"", timeout=timeout)  # an empty request message
     except grpc.RpcError as e:
         code = e.code()  # type: ignore[attr-defined]
         if code == grpc.StatusCode.UNAVAILABLE:  # refused, unreachable, or a server that does not speak gRPC

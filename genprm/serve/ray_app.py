@@ -23,6 +23,7 @@ import logging
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,7 +36,7 @@ try:
 except ImportError:
     raise GenPRMError("genprm serve --ray needs Ray Serve: pip install 'genprm[ray]'") from None
 
-from genprm.distributed.connect import check_resources, join
+from genprm.distributed.connect import check_resources, gcs_answers, join
 from genprm.distributed.jobs import VerifyJob
 from genprm.distributed.ray_config import RayConfig
 from genprm.serve.api_errors import APIError, retry_later
@@ -173,11 +174,24 @@ def serve_on_ray(job: VerifyJob, config: ServeConfig, ray_config: RayConfig,
         log(f"serving on http://{host_in_url(config.host)}:{port}")
         while not stop.wait(1.0):
             pass
+        if not cluster_alive():
+            # SIGTERM sent to the whole process group (`timeout`, systemd, `kill -- -PGID`) also reaches the local
+            # cluster's processes; asking a dead cluster to drain would hang for a minute, then print Ray's errors.
+            log("stopped: the Ray cluster went down with the signal (a local cluster gets a signal sent to this "
+                "process group), so requests in flight were lost; signal this process alone to drain them")
+            return
         log("stopping: replicas finish what they hold")
         serve.delete(APP)  # Ray Serve itself stays up on a shared cluster; a local one ends with ray.shutdown()
     finally:
         if joined:
             ray.shutdown()
+
+
+def cluster_alive(settle_s: float = 0.5) -> bool:
+    """Whether the cluster's head (its GCS) still answers, asked after `settle_s`: a signal that stopped this
+    process may be ending the head's processes at the same moment."""
+    time.sleep(settle_s)
+    return gcs_answers(ray.get_runtime_context().gcs_address)
 
 
 def free_port(host: str) -> int:

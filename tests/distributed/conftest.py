@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 
 import pytest
@@ -33,13 +34,19 @@ def reference(tmp_path_factory):
     path = tmp_path_factory.mktemp("ray") / "in.jsonl"
     write_solutions(path)
     solutions = [Solution.from_dict(json.loads(line)) for line in path.read_text().splitlines()]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # like a replica with one CPU
+    threads, omp = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    # As Ray does for a one-CPU replica: a fixed count (an automatic one follows the machine's load, and
+    # another thread count sums in another order: scores differ in the 6th decimal).
+    os.environ["OMP_NUM_THREADS"] = "1"  # like a replica with one CPU
     try:
         with Verifier.from_pretrained(None, dtype="float32", config=VerifierConfig(mode="direct", batch_size=4)) as v:
             results = v.verify_many(solutions)
     finally:
         torch.set_num_threads(threads)
+        if omp is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = omp
     threshold = statistics.median(r.step_scores[0] for r in results)
     expected = {r.id: (r.step_scores, first_error(r.step_scores, threshold)) for r in results}
     assert len({fe for _, fe in expected.values()}) == 2, "the threshold should split the solutions"

@@ -6,6 +6,7 @@ replica did what."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import httpx
@@ -49,13 +50,19 @@ def expected():
 
     from genprm.verifier import Verifier
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    threads, omp = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    # As Ray does for a one-CPU replica: a fixed count (an automatic one follows the machine's load, and
+    # another thread count sums in another order: scores differ in the 6th decimal).
+    os.environ["OMP_NUM_THREADS"] = "1"
     try:
         with Verifier.from_pretrained(None, dtype="float32", config=VerifierConfig(mode="direct", batch_size=4)) as v:
             return {r.id: r.step_scores for r in v.verify_many(solutions())}
     finally:
         torch.set_num_threads(threads)
+        if omp is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = omp
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ traceback), and the process exits."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import subprocess
@@ -67,3 +68,30 @@ def test_sigterm_past_the_deadline_answers_json_503():
     assert "Traceback" not in log and "CancelledError" not in log, log
     said = [line for line in lines if "shutdown-timeout deadline" in line]
     assert len(said) == 1 and f"{len(cut)} unfinished requests" in said[0], log
+
+
+def test_sigterm_to_the_process_group_of_serve_ray_exits_in_one_line():
+    """`timeout`, systemd and `kill -- -PGID` signal the whole process group, so the local Ray cluster `serve --ray`
+    started goes down with it: the server says so in one line and exits 0, instead of waiting a minute for the dead
+    cluster and printing Ray's errors (it did before)."""
+    pytest.importorskip("ray.serve")
+    command = [sys.executable, "-m", "genprm.cli", "serve", "--port", "0", "--mode", "direct", "--dtype", "float32",
+               "--ray", "--replicas", "1", "--cpus-per-replica", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)  # its own group, as under `timeout` or a service manager
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        while not re.search(r"serving on (\S+)", line := process.stdout.readline()):
+            assert line or process.poll() is None, "".join(lines)
+            lines.append(line)
+        os.killpg(process.pid, signal.SIGTERM)
+        lines.extend(process.stdout)
+        assert process.wait(timeout=120) == 0, "".join(lines)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    log = "".join(lines)
+    said = [line for line in lines if "went down with the signal" in line]
+    assert len(said) == 1 and "Failed to connect to GCS" not in log and "Traceback" not in log, log

@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from genprm.backends.base import GenerateRequest
 from genprm.backends.device import ThreadChoice, cpu_name
@@ -69,17 +69,12 @@ def decode(threads: int, args: argparse.Namespace, beside: bool) -> tuple[float,
         return choice
 
     backend.threads.refresh = counted  # type: ignore[method-assign]
-    with sandbox_load(args.busy_s, args.idle_s) if beside else _nothing():
+    with sandbox_load(args.busy_s, args.idle_s) if beside else nullcontext():
         start, tokens = time.perf_counter(), backend.tokens_generated
         for _ in range(args.rounds):
             backend.generate(requests)
         elapsed = time.perf_counter() - start
     return (backend.tokens_generated - tokens) / elapsed, counts.count(1) / max(1, len(counts))
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 def main() -> None:

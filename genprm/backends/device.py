@@ -201,9 +201,13 @@ def idle_cores(interval: float = 0.2) -> float:
     import psutil
 
     busy = psutil.cpu_percent(interval=interval, percpu=True)
+    return sum(1.0 - busy[c] / 100.0 for c in _my_cores(len(busy)))
+
+
+def _my_cores(count: int) -> set[int]:
+    """The indices, among `count` per-core figures, of the cores this process may run on."""
     affinity = getattr(os, "sched_getaffinity", None)
-    mine = sorted(affinity(0)) if affinity is not None else range(len(busy))
-    return sum(1.0 - busy[c] / 100.0 for c in mine if c < len(busy))
+    return set(affinity(0)) & set(range(count)) if affinity is not None else set(range(count))
 
 
 def _env_threads() -> int:
@@ -260,8 +264,7 @@ def _times() -> _Times:
     import psutil
 
     per_core = psutil.cpu_times(percpu=True)
-    affinity = getattr(os, "sched_getaffinity", None)
-    mine = set(affinity(0)) if affinity is not None else set(range(len(per_core)))
+    mine = _my_cores(len(per_core))
     # Busy as psutil.cpu_percent counts it: all but idle and iowait (steal included: lost to us too); guest time is
     # already in user time on Linux.
     busy = sum(sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
